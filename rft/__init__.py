@@ -1,0 +1,65 @@
+"""rft: reinforcement fine-tuning with pluggable graders.
+
+One grader object is both a reward function for TRL's ``GRPOTrainer`` and a standalone
+evaluator. ``import rft`` is light: heavy dependencies (torch, transformers, trl, openai) load
+only inside the functions that need them.
+
+>>> import rft
+>>> correct = rft.ExactMatch(name="correct", reference="{{item.answer}}", extract="answer_tags", numeric=True)
+>>> correct.grade("<answer>1,000</answer>", {"answer": "1000"}).score
+1.0
+>>> correct(completions=["<answer>7</answer>", "no tags"], answer=["7", "7"])
+[1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it. Modules are imported on first attribute access.
+_LAZY: dict[str, str] = {
+    "Batch": "rft._template",
+    "ConfigError": "rft._errors",
+    "DataError": "rft._errors",
+    "Grade": "rft._grade",
+    "Grader": "rft.graders._base",
+    "GraderError": "rft._errors",
+    "RftError": "rft._errors",
+    "Sample": "rft._sample",
+    "StringCheck": "rft.graders._string",
+    "Template": "rft._template",
+    "UntrustedCodeError": "rft._errors",
+    "grader_types": "rft.graders._registry",
+    "list_catalogue": "rft._catalogue",
+    "load_grader": "rft.graders._registry",
+    "register_grader": "rft.graders._registry",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rft' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rft._catalogue import list_catalogue
+    from rft._errors import ConfigError, DataError, GraderError, RftError, UntrustedCodeError
+    from rft._grade import Grade
+    from rft._sample import Sample
+    from rft._template import Batch, Template
+    from rft.graders._base import Grader
+    from rft.graders._registry import grader_types, load_grader, register_grader
+    from rft.graders._string import StringCheck

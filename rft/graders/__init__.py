@@ -1,0 +1,1 @@
+"""Grader types. Import from :mod:`rft` directly; this package holds their modules."""

@@ -1,0 +1,490 @@
+"""The one grader protocol.
+
+Every grader is a dataclass whose fields *are* its config (``to_config()`` / ``load_grader``
+round-trip), built on :class:`Grader`, which owns everything that is the same for all types:
+
+- ``grade(sample, item)`` and ``grade_batch(samples, items)`` return :class:`~rft.Grade` objects;
+- ``grader(prompts=..., completions=..., **columns)`` is TRL's reward contract and returns floats
+  or ``None``, one per completion;
+- hostile-input policy: over-long outputs score 0 before any check, a row that crashes the grader
+  is unscored (the rest of the batch goes on), non-finite or out-of-range scores are unscored.
+
+A subclass implements one method, :meth:`Grader._evaluate`, over a whole :class:`~rft._template.Batch`
+(columns, not rows, so the TRL path costs a list comprehension). The same method feeds both the
+reward floats and the rich Grades: with ``rich=False`` it may return bare floats, with
+``rich=True`` it returns Grades with reasons. Scores are never computed a second way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from rft._errors import ConfigError, GraderError
+from rft._grade import Grade
+from rft._sample import as_text
+from rft._template import Batch, Template
+
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_CHARS",
+    "Grader",
+    "Result",
+    "make_async",
+    "run_sync",
+]
+
+#: Outputs longer than this score 0 before any grader looks at them (override per grader).
+DEFAULT_MAX_OUTPUT_CHARS = 100_000
+
+#: What ``_evaluate`` may return per row.
+Result = float | None | Grade
+
+# TRL passes these keyword arguments beside the dataset columns; they are not item fields.
+_TRL_KWARGS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
+
+G = TypeVar("G", bound="Grader")
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclasses.dataclass(kw_only=True, eq=True, repr=False)
+class Grader:
+    """Base class of every grader type. Subclasses are dataclasses registered with
+    :func:`rft.register_grader` and implement :meth:`_evaluate`.
+    """
+
+    #: The config ``type`` this class is registered under.
+    type: ClassVar[str] = ""
+    #: Pass threshold used when ``pass_threshold`` is not set.
+    default_pass_threshold: ClassVar[float] = 1.0
+    #: Scores outside this closed range are unscored (``invalid_result``).
+    score_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    #: True for graders whose work is async (judges); TRL then runs them concurrently.
+    is_async: ClassVar[bool] = False
+
+    name: str = dataclasses.field(
+        default="", metadata=_help("Unique name; TRL logs rewards/<name>/mean. Defaults to the type.")
+    )
+    pass_threshold: float | None = dataclasses.field(
+        default=None, metadata=_help("Score at or above which a sample passes (default per type).")
+    )
+    max_output_chars: int = dataclasses.field(
+        default=DEFAULT_MAX_OUTPUT_CHARS,
+        metadata=_help("Outputs longer than this score 0 without being checked (bounds time and memory)."),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.type or type(self).__name__.lower()
+        if not isinstance(self.name, str):
+            raise ConfigError(f"expected a string, got {self.name!r}", "name")
+        if self.pass_threshold is not None:
+            self.pass_threshold = _number(self.pass_threshold, "pass_threshold")
+        if not isinstance(self.max_output_chars, int) or isinstance(self.max_output_chars, bool) or self.max_output_chars < 1:
+            raise ConfigError(f"expected a positive integer, got {self.max_output_chars!r}", "max_output_chars")
+        # TRL names a reward function by __name__; pickling rebuilds from the fields.
+        self.__name__ = self.name
+
+    # ----------------------------------------------------------------------------------------
+    # What subclasses implement
+
+    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        """Score every row of ``batch``: floats (or None) when ``rich`` is False, Grades otherwise."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _evaluate")
+
+    async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        """Async form of :meth:`_evaluate`; async graders implement this one instead."""
+        return self._evaluate(batch, rich)
+
+    def children(self) -> dict[str, Grader]:
+        """Sub-graders of a composite, by key (empty for leaf graders)."""
+        return {}
+
+    # ----------------------------------------------------------------------------------------
+    # The protocol
+
+    @property
+    def threshold(self) -> float:
+        """The pass threshold in force."""
+        return self.default_pass_threshold if self.pass_threshold is None else self.pass_threshold
+
+    def grade(self, sample: Any, item: Mapping[str, Any] | None = None) -> Grade:
+        """Grade one sample (string, chat message list, or ``{"output_text": ...}``) against its row."""
+        return self.grade_batch([sample], [item])[0]
+
+    def grade_batch(
+        self, samples: Sequence[Any], items: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> list[Grade]:
+        """Grade many samples at once; ``items[i]`` is the dataset row of ``samples[i]``."""
+        batch = Batch.of(samples, items)
+        if self.is_async:
+            return run_sync(self.agrade_prepared(batch))
+        return self.grade_prepared(batch)
+
+    async def agrade_batch(
+        self, samples: Sequence[Any], items: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> list[Grade]:
+        """Async :meth:`grade_batch`: judges run concurrently with other async work."""
+        return await self.agrade_prepared(Batch.of(samples, items))
+
+    def grade_prepared(self, batch: Batch) -> list[Grade]:
+        """Grade an already built :class:`Batch` (composites use this for their children)."""
+        if self.is_async:
+            return run_sync(self.agrade_prepared(batch))
+        self._screen(batch)
+        results = self._guarded(batch, rich=True)
+        return self._to_grades(batch, results)
+
+    async def agrade_prepared(self, batch: Batch) -> list[Grade]:
+        self._screen(batch)
+        results = await self._aguarded(batch, rich=True)
+        return self._to_grades(batch, results)
+
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
+        """TRL's reward contract: one float (or ``None`` = unscored) per completion."""
+        batch, log_metric = self._trl_batch(prompts, completions, kwargs)
+        self._screen(batch)
+        scores = self._to_scores(batch, self._guarded(batch, rich=False))
+        self._log(log_metric, scores)
+        return scores
+
+    # ----------------------------------------------------------------------------------------
+    # Config
+
+    def to_config(self) -> dict[str, Any]:
+        """A plain dict that :func:`rft.load_grader` turns back into an equal grader."""
+        config: dict[str, Any] = {"type": self.type, "name": self.name}
+        for f in dataclasses.fields(self):
+            if not f.init or f.name == "name" or f.metadata.get("config") is False:
+                continue
+            value = getattr(self, f.name)
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING
+            )
+            if has_default and value == default and not f.metadata.get("always"):
+                continue
+            config[f.name] = _config_value(value)
+        return config
+
+    @classmethod
+    def from_config(cls: type[G], config: Mapping[str, Any], *, trust_code: bool = False) -> G:
+        """Build from a config dict (``type`` may be present). Errors name the bad field."""
+        known = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        values: dict[str, Any] = {}
+        for key, value in config.items():
+            if key == "type":
+                continue
+            if key not in known:
+                raise ConfigError(
+                    f"unknown field {key!r} for a {cls.type!r} grader; known fields: {', '.join(sorted(known))}",
+                    str(key),
+                )
+            values[key] = value
+        for name, f in known.items():
+            if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"missing required field {name!r} for a {cls.type!r} grader", name)
+        values = cls._config_values(values, trust_code=trust_code)
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"cannot build a {cls.type!r} grader: {exc}") from None
+
+    @classmethod
+    def _config_values(cls, values: dict[str, Any], *, trust_code: bool) -> dict[str, Any]:
+        """Hook: turn config values into constructor values (composites build sub-graders here)."""
+        return values
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the fields: compiled patterns and worker processes are not picklable,
+        # and an async variant class made by make_async is rebuilt from its base class.
+        cls = getattr(type(self), "_sync_base", type(self))
+        return (_rebuild, (cls, {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.to_config()!r})"
+
+    # Composition: 0.2 * fmt + 0.8 * correct builds a `multi` grader.
+    def __add__(self, other: Any) -> Grader:
+        return _combine("+", self, other)
+
+    def __radd__(self, other: Any) -> Grader:
+        return _combine("+", other, self)
+
+    def __sub__(self, other: Any) -> Grader:
+        return _combine("-", self, other)
+
+    def __rsub__(self, other: Any) -> Grader:
+        return _combine("-", other, self)
+
+    def __mul__(self, other: Any) -> Grader:
+        return _combine("*", self, other)
+
+    def __rmul__(self, other: Any) -> Grader:
+        return _combine("*", other, self)
+
+    def __truediv__(self, other: Any) -> Grader:
+        return _combine("/", self, other)
+
+    # ----------------------------------------------------------------------------------------
+    # Machinery shared by every type
+
+    def _trl_batch(
+        self, prompts: Sequence[Any] | None, completions: Sequence[Any] | None, kwargs: dict[str, Any]
+    ) -> tuple[Batch, Callable[[str, float], None] | None]:
+        if completions is None:
+            raise GraderError(f"grader {self.name!r} was called without completions=; call it as TRL does")
+        log_metric = kwargs.get("log_metric")
+        n = len(completions)
+        texts = [c if type(c) is str else as_text(c) for c in completions]
+        columns = {k: v for k, v in kwargs.items() if k not in _TRL_KWARGS and isinstance(v, Sequence) and len(v) == n}
+        if prompts is not None and "prompt" not in columns and len(prompts) == n:
+            columns["prompt"] = prompts
+        return Batch(texts, columns=columns), log_metric
+
+    def _screen(self, batch: Batch) -> None:
+        """Score over-long outputs 0 before any check and hide them from the grader."""
+        limit = self.max_output_chars
+        texts = batch.texts
+        if not any(len(t) > limit for t in texts):
+            return
+        kept = list(texts)
+        for i, t in enumerate(texts):
+            if len(t) > limit:
+                batch.fixed[i] = Grade(
+                    0.0,
+                    False,
+                    f"output has {len(t)} characters, over max_output_chars={limit}",
+                    {"error": "output_too_long"},
+                )
+                kept[i] = ""
+        batch.texts = kept
+        batch._samples = None
+
+    def _guarded(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        try:
+            results = self._evaluate(batch, rich)
+        except Exception:
+            if batch.n <= 1:
+                return [self._crash_grade()]
+            return self._row_by_row(batch, rich)  # isolate the row(s) that crash
+        self._check_length(batch, results)
+        return results
+
+    async def _aguarded(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        try:
+            results = await self._aevaluate(batch, rich)
+        except Exception:
+            if batch.n <= 1:
+                return [self._crash_grade()]
+            out: list[Result] = []
+            for i in range(batch.n):
+                sub = batch.subset([i])
+                try:
+                    res = await self._aevaluate(sub, rich)
+                    self._check_length(sub, res)
+                    out.extend(res)
+                except GraderError:
+                    raise
+                except Exception:
+                    out.append(self._crash_grade())
+                _adopt(batch, sub, i)
+            return out
+        self._check_length(batch, results)
+        return results
+
+    def _row_by_row(self, batch: Batch, rich: bool) -> list[Result]:
+        out: list[Result] = []
+        for i in range(batch.n):
+            sub = batch.subset([i])
+            try:
+                res = self._evaluate(sub, rich)
+                self._check_length(sub, res)
+                out.extend(res)
+            except GraderError:
+                raise
+            except Exception:
+                out.append(self._crash_grade())
+            _adopt(batch, sub, i)
+        return out
+
+    def _crash_grade(self) -> Grade:
+        import sys
+
+        exc = sys.exc_info()[1]
+        return Grade.unscored_because(
+            f"grader {self.name!r} crashed: {type(exc).__name__}: {exc}", error="crash", exception=type(exc).__name__
+        )
+
+    def _check_length(self, batch: Batch, results: Sequence[Result]) -> None:
+        if len(results) != batch.n:
+            raise GraderError(
+                f"grader {self.name!r} ({type(self).__name__}) returned {len(results)} results for a batch of "
+                f"{batch.n}; _evaluate must return one result per sample"
+            )
+
+    def _to_scores(self, batch: Batch, results: Sequence[Result]) -> list[float | None]:
+        lo, hi = self.score_range
+        scores = [r if r is None or type(r) is float else _score_of(r) for r in results]
+        scores = [s if s is None or lo <= s <= hi else None for s in scores]  # NaN fails the comparison too
+        if batch.fixed:
+            for i, g in batch.fixed.items():
+                scores[i] = g.score
+        if batch.unscored:
+            for i in batch.unscored:
+                scores[i] = None
+        return scores
+
+    def _to_grades(self, batch: Batch, results: Sequence[Result]) -> list[Grade]:
+        lo, hi = self.score_range
+        threshold = self.threshold
+        grades: list[Grade] = []
+        for r in results:
+            g = r if isinstance(r, Grade) else Grade(r if r is None else _score_of(r))
+            score = g.score
+            if score is not None:
+                if not (lo <= score <= hi):
+                    g = Grade.unscored_because(
+                        f"grader {self.name!r} produced {score!r}, outside [{lo}, {hi}]",
+                        error="invalid_result",
+                        raw_score=score if math.isfinite(score) else str(score),
+                    )
+                else:
+                    g.passed = score >= threshold
+            else:
+                g.passed = None
+                if "error" not in g.details:
+                    g.details["error"] = "unscored"
+            grades.append(g)
+        for i, g in batch.fixed.items():
+            grades[i] = g
+        for i, g in batch.unscored.items():
+            grades[i] = g
+        return grades
+
+    def _log(self, log_metric: Callable[[str, float], None] | None, scores: list[float | None]) -> None:
+        if log_metric is not None and scores:
+            unscored = sum(1 for s in scores if s is None)
+            log_metric(f"rft/{self.name}/unscored_frac", unscored / len(scores))
+
+
+def _adopt(batch: Batch, sub: Batch, i: int) -> None:
+    """Carry a one-row sub-batch's unscored/fixed marks back to row ``i`` of ``batch``."""
+    if 0 in sub.unscored:
+        batch.unscored[i] = sub.unscored[0]
+    if 0 in sub.fixed:
+        batch.fixed[i] = sub.fixed[0]
+
+
+def _score_of(result: Any) -> float | None:
+    if isinstance(result, Grade):
+        result = result.score
+    if result is None:
+        return None
+    if isinstance(result, bool):
+        return float(result)
+    try:
+        return float(result)
+    except (TypeError, ValueError):
+        return math.nan  # not a number: rejected by the range check
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value!r}", field)
+    return float(value)
+
+
+def _config_value(value: Any) -> Any:
+    if isinstance(value, Grader):
+        return value.to_config()
+    if isinstance(value, Template):
+        return value.source
+    if isinstance(value, Mapping):
+        return {k: _config_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_config_value(v) for v in value]
+    return value
+
+
+def _rebuild(cls: type[Grader], values: dict[str, Any]) -> Grader:
+    return cls(**values)
+
+
+def _combine(op: str, left: Any, right: Any) -> Grader:
+    from rft.graders._compose import combine
+
+    return combine(op, left, right)
+
+
+# --------------------------------------------------------------------------------------------
+# Async support
+
+
+class _AsyncCall:
+    """Mixed in front of a grader class whose work is async: TRL sees an async ``__call__``."""
+
+    is_async = True
+
+    async def __call__(  # type: ignore[override]
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
+        batch, log_metric = self._trl_batch(prompts, completions, kwargs)  # type: ignore[attr-defined]
+        self._screen(batch)  # type: ignore[attr-defined]
+        scores = self._to_scores(batch, await self._aguarded(batch, rich=False))  # type: ignore[attr-defined]
+        self._log(log_metric, scores)  # type: ignore[attr-defined]
+        return scores
+
+    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        return run_sync(self._aevaluate(batch, rich))  # type: ignore[attr-defined]
+
+
+_ASYNC_VARIANTS: dict[type, type] = {}
+
+
+def make_async(grader: G) -> G:
+    """Switch ``grader`` to the async variant of its class (for composites holding a judge).
+
+    Async graders expose ``async def __call__`` (TRL awaits them concurrently) and run their
+    event loop themselves in ``grade``/``grade_batch``.
+    """
+    cls = type(grader)
+    if cls.is_async:
+        return grader
+    variant = _ASYNC_VARIANTS.get(cls)
+    if variant is None:
+        variant = type(cls.__name__, (_AsyncCall, cls), {"_sync_base": cls, "__module__": cls.__module__})
+        _ASYNC_VARIANTS[cls] = variant
+    grader.__class__ = variant
+    return grader
+
+
+_T = TypeVar("_T")
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="rft-async", daemon=True).start()
+        return _loop
+
+
+def run_sync(coro: Awaitable[_T]) -> _T:
+    """Run a coroutine to completion from sync code, also inside Jupyter's running loop.
+
+    One long-lived background loop serves every call, so clients bound to a loop (HTTP
+    connection pools) stay valid between calls.
+    """
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()  # type: ignore[arg-type]
