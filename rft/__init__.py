@@ -22,6 +22,14 @@ __version__ = "0.1.0"
 # Public name -> module that defines it. Modules are imported on first attribute access.
 _LAZY: dict[str, str] = {
     "Batch": "rft._template",
+    "Comparison": "rft.eval._compare",
+    "Outputs": "rft.eval._targets",
+    "Report": "rft.eval._report",
+    "Suite": "rft.eval._suite",
+    "compare": "rft.eval._compare",
+    "evaluate": "rft.eval._evaluate",
+    "load_report": "rft.eval._report",
+    "run_suite": "rft.eval._suite",
     "ConfigError": "rft._errors",
     "DataError": "rft._errors",
     "Grade": "rft._grade",
@@ -55,6 +63,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rft.eval._compare import Comparison, compare
+    from rft.eval._evaluate import evaluate
+    from rft.eval._report import Report, load_report
+    from rft.eval._suite import Suite, run_suite
+    from rft.eval._targets import Outputs
     from rft._catalogue import list_catalogue
     from rft._errors import ConfigError, DataError, GraderError, RftError, UntrustedCodeError
     from rft._grade import Grade

@@ -1,0 +1,50 @@
+"""Evaluation with the same graders used for training.
+
+- :func:`evaluate` generates outputs for a dataset (or takes precomputed ones), grades them and
+  returns a :class:`Report`; with ``out=`` results stream to disk and re-runs resume.
+- :func:`compare` tells, per grader, whether a change helped: paired bootstrap CI over items.
+- :class:`Suite` / :func:`run_suite`: unit benchmarks with thresholds, run by ``rft test`` and by
+  :func:`rft.testing.assert_suite` in pytest.
+
+>>> import rft
+>>> g = rft.StringCheck(name="yes", reference="yes", operation="ilike")
+>>> rft.evaluate(lambda ps: ["Yes!" for _ in ps], [{"prompt": "ok?"}], g, progress=False)["yes"].mean
+1.0
+"""
+
+from rft.eval._compare import Comparison, GraderDelta, compare
+from rft.eval._evaluate import check_rows, evaluate, grader_item_fields, load_graders
+from rft.eval._report import GraderStats, ItemResult, Report, load_report
+from rft.eval._stats import clustered_mean_se, paired_bootstrap, pass_at_k
+from rft.eval._suite import Check, Suite, SuiteFailed, SuiteResult, Threshold, run_suite
+from rft.eval._targets import CallableTarget, GenerationParams, HFTarget, OpenAITarget, Outputs, Target, as_target
+
+__all__ = [
+    "CallableTarget",
+    "Check",
+    "Comparison",
+    "GenerationParams",
+    "GraderDelta",
+    "GraderStats",
+    "HFTarget",
+    "ItemResult",
+    "OpenAITarget",
+    "Outputs",
+    "Report",
+    "Suite",
+    "SuiteFailed",
+    "SuiteResult",
+    "Target",
+    "Threshold",
+    "as_target",
+    "check_rows",
+    "clustered_mean_se",
+    "compare",
+    "evaluate",
+    "grader_item_fields",
+    "load_graders",
+    "load_report",
+    "paired_bootstrap",
+    "pass_at_k",
+    "run_suite",
+]

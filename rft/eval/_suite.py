@@ -1,0 +1,336 @@
+"""Unit benchmarks: a suite file names data, graders, a target and thresholds; running it passes or fails.
+
+A suite is YAML (or JSON)::
+
+    name: arithmetic
+    data: arithmetic.jsonl            # relative to the suite file, else the cwd, else rft's data/
+    prompt_field: prompt
+    target: default                   # default | MODEL_FOLDER | openai:MODEL@URL | {outputs: FILE.jsonl}
+    samples_per_item: 1
+    generation: {max_new_tokens: 64, temperature: 0, seed: 0, batch_size: 16}
+    limit: 50                         # optional: first N rows only
+    graders:
+      - answer_in_tags                # a catalogue name
+      - graders/strict.yaml           # a file (relative to the suite file)
+      - {type: string_check, name: says_yes, reference: "yes", operation: ilike}   # inline
+    thresholds:
+      "*": {min_pass_rate: 0.1}       # every grader
+      answer_in_tags: {min_score: 0.5, min_pass_rate: 0.4}
+    baseline: baseline/report.json    # optional saved report
+    max_regression: 0.05              # optional: fail if a grader's mean drops more than this vs baseline
+
+>>> import rft
+>>> suite = rft.Suite.from_dict({"name": "demo", "data": [{"prompt": "hi", "answer": "hi"}],
+...     "target": {"outputs_column": "answer"}, "graders": [{"type": "string_check", "name": "same",
+...     "reference": "{{item.answer}}"}], "thresholds": {"same": {"min_score": 1.0}}})
+>>> result = rft.run_suite(suite)
+>>> result.passed
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rft._errors import ConfigError
+from rft.eval._report import Report, _text_table
+
+__all__ = ["Check", "Suite", "SuiteFailed", "SuiteResult", "Threshold", "run_suite"]
+
+_THRESHOLD_KEYS = ("min_score", "min_pass_rate", "max_regression")
+_GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
+_SUITE_KEYS = (
+    "name", "description", "data", "prompt_field", "id_field", "target", "samples_per_item", "generation",
+    "limit", "graders", "thresholds", "baseline", "max_regression",
+)
+
+
+@dataclasses.dataclass
+class Threshold:
+    """What one grader must reach. Unset checks are skipped."""
+
+    min_score: float | None = dataclasses.field(default=None, metadata={"help": "Mean score at least this."})
+    min_pass_rate: float | None = dataclasses.field(default=None, metadata={"help": "Pass rate at least this."})
+    max_regression: float | None = dataclasses.field(
+        default=None, metadata={"help": "Mean may drop at most this much vs the baseline report."}
+    )
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str) -> Threshold:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of {', '.join(_THRESHOLD_KEYS)}, got {data!r}", path)
+        for key, value in data.items():
+            if key not in _THRESHOLD_KEYS:
+                raise ConfigError(f"unknown threshold {key!r}; known: {', '.join(_THRESHOLD_KEYS)}", f"{path}.{key}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"expected a number, got {value!r}", f"{path}.{key}")
+        return cls(**{k: float(v) for k, v in data.items()})
+
+    def merged(self, other: Threshold) -> Threshold:
+        """``other``'s values where set, else ours."""
+        return Threshold(**{k: getattr(other, k) if getattr(other, k) is not None else getattr(self, k) for k in _THRESHOLD_KEYS})
+
+
+@dataclasses.dataclass
+class Check:
+    """One threshold applied to one grader."""
+
+    grader: str
+    check: str
+    required: str
+    actual: str
+    ok: bool
+    note: str = ""
+
+
+@dataclasses.dataclass
+class SuiteResult:
+    """The outcome of :func:`run_suite`: every check, the report, and the baseline comparison."""
+
+    suite: str
+    checks: list[Check]
+    report: Report
+    comparison: Any = None
+
+    @property
+    def passed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def table(self) -> str:
+        """A readable verdict: one line per check, then the report's summary table."""
+        failed = len(self.failures)
+        head = f"suite {self.suite}: " + ("PASSED" if not failed else f"FAILED ({failed} of {len(self.checks)} checks)")
+        rows = [[c.grader, c.check, c.required, c.actual, "ok" if c.ok else "FAIL", c.note] for c in self.checks]
+        checks = _text_table(["grader", "check", "required", "actual", "result", "note"], rows) if rows else "(no thresholds)"
+        return f"{head}\n{checks}\n\n{self.report.table()}"
+
+    __str__ = table
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(self.table())}</pre>"
+
+
+class SuiteFailed(AssertionError):
+    """Raised by :func:`rft.testing.assert_suite`; its message is the suite's table."""
+
+    def __init__(self, result: SuiteResult):
+        self.result = result
+        super().__init__(result.table())
+
+
+def _resolve_path(value: str, base: Path | None, *, data: bool = False) -> str:
+    candidates = []
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return str(p)
+    if base is not None:
+        candidates.append(base / p)
+    candidates.append(Path.cwd() / p)
+    if data:
+        try:
+            from rft._data import data_dir
+
+            candidates.append(data_dir() / p)
+        except Exception:  # no data folder: the value stays as given
+            pass
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    return value
+
+
+@dataclasses.dataclass
+class Suite:
+    """A unit benchmark (see the module docstring for the file format)."""
+
+    name: str = dataclasses.field(metadata={"help": "Suite name shown in tables."})
+    data: Any = dataclasses.field(metadata={"help": "JSONL path (resolved) or a list of rows."})
+    graders: list[Any] = dataclasses.field(metadata={"help": "Grader specs: catalogue names, files, dicts, Graders."})
+    target: Any = dataclasses.field(default="default", metadata={"help": "What to evaluate (see rft.evaluate)."})
+    thresholds: dict[str, Threshold] = dataclasses.field(default_factory=dict, metadata={"help": "Grader -> Threshold; '*' = all."})
+    baseline: str | None = dataclasses.field(default=None, metadata={"help": "Saved report to compare against."})
+    max_regression: float | None = dataclasses.field(default=None, metadata={"help": "Default max drop vs baseline."})
+    samples_per_item: int = dataclasses.field(default=1, metadata={"help": "Samples per row."})
+    generation: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"help": "max_new_tokens, temperature, ..."})
+    prompt_field: str = dataclasses.field(default="prompt", metadata={"help": "Column holding the prompt."})
+    id_field: str = dataclasses.field(default="id", metadata={"help": "Column holding a row id."})
+    limit: int | None = dataclasses.field(default=None, metadata={"help": "Evaluate the first N rows only."})
+    source: str | None = dataclasses.field(default=None, metadata={"help": "The suite file, if any."})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Suite:
+        """Read a suite file; errors name the file and the bad key."""
+        from rft.graders._registry import read_config_file
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"suite file {str(path)!r} does not exist")
+        try:
+            return cls.from_dict(read_config_file(path), base_dir=path.parent, source=str(path))
+        except ConfigError as exc:
+            raise exc.in_source(str(path)) from None
+
+    @classmethod
+    def from_dict(cls, data: Any, *, base_dir: str | os.PathLike[str] | None = None, source: str | None = None) -> Suite:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a suite must be a mapping, got {type(data).__name__}")
+        base = Path(base_dir) if base_dir is not None else None
+        for key in data:
+            if key not in _SUITE_KEYS:
+                raise ConfigError(f"unknown suite key {key!r}; known keys: {', '.join(_SUITE_KEYS)}", str(key))
+        for key in ("data", "graders"):
+            if key not in data:
+                raise ConfigError(f"missing required key {key!r}", key)
+        raw_data = data["data"]
+        if isinstance(raw_data, str):
+            raw_data = _resolve_path(raw_data, base, data=True)
+        elif not isinstance(raw_data, list):
+            raise ConfigError(f"expected a JSONL path or a list of rows, got {type(raw_data).__name__}", "data")
+        graders = data["graders"]
+        if isinstance(graders, (str, Mapping)):
+            graders = [graders]
+        if not isinstance(graders, list) or not graders:
+            raise ConfigError("expected a non-empty list of graders (catalogue names, files or inline configs)", "graders")
+        specs = []
+        for g in graders:
+            if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g):
+                g = _resolve_path(g, base)
+            specs.append(g)
+        target = data.get("target", "default")
+        if isinstance(target, str) and not target.startswith("openai:"):
+            from rft.models import is_default_model_name
+
+            if not is_default_model_name(target):
+                target = _resolve_path(target, base)
+        elif isinstance(target, Mapping) and isinstance(target.get("outputs"), str):
+            target = {**target, "outputs": _resolve_path(target["outputs"], base)}
+        thresholds: dict[str, Threshold] = {}
+        raw_thresholds = data.get("thresholds") or {}
+        if not isinstance(raw_thresholds, Mapping):
+            raise ConfigError(f"expected a mapping grader -> thresholds, got {raw_thresholds!r}", "thresholds")
+        for name, value in raw_thresholds.items():
+            thresholds[str(name)] = Threshold.from_dict(value, f"thresholds.{name}")
+        generation = dict(data.get("generation") or {})
+        for key in generation:
+            if key not in _GENERATION_KEYS:
+                raise ConfigError(f"unknown generation setting {key!r}; known: {', '.join(_GENERATION_KEYS)}", f"generation.{key}")
+        baseline = data.get("baseline")
+        if baseline is not None:
+            if not isinstance(baseline, str):
+                raise ConfigError(f"expected a path to a saved report, got {baseline!r}", "baseline")
+            baseline = _resolve_path(baseline, base)
+        max_regression = data.get("max_regression")
+        if max_regression is not None and (isinstance(max_regression, bool) or not isinstance(max_regression, (int, float))):
+            raise ConfigError(f"expected a number, got {max_regression!r}", "max_regression")
+        name = data.get("name") or (Path(source).stem if source else "suite")
+        return cls(
+            name=str(name),
+            data=raw_data,
+            graders=specs,
+            target=target,
+            thresholds=thresholds,
+            baseline=baseline,
+            max_regression=float(max_regression) if max_regression is not None else None,
+            samples_per_item=data.get("samples_per_item", 1),
+            generation=generation,
+            prompt_field=data.get("prompt_field", "prompt"),
+            id_field=data.get("id_field", "id"),
+            limit=data.get("limit"),
+            source=source,
+        )
+
+    def threshold_for(self, grader: str) -> Threshold:
+        base = self.thresholds.get("*", Threshold())
+        if self.max_regression is not None and base.max_regression is None:
+            base = dataclasses.replace(base, max_regression=self.max_regression)
+        return base.merged(self.thresholds[grader]) if grader in self.thresholds else base
+
+    def run(
+        self,
+        *,
+        target: Any = None,
+        out: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+        trust_code: bool = False,
+    ) -> SuiteResult:
+        """Evaluate and check every threshold (``target`` overrides the suite's)."""
+        from rft.eval._compare import compare
+        from rft.eval._evaluate import evaluate, load_graders
+        from rft.eval._report import load_report
+
+        graders = load_graders(self.graders, trust_code=trust_code)
+        names = [g.name for g in graders]
+        for key in self.thresholds:
+            if key != "*" and key not in names:
+                raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
+        report = evaluate(
+            self.target if target is None else target,
+            self.data,
+            graders,
+            samples_per_item=self.samples_per_item,
+            prompt_field=self.prompt_field,
+            id_field=self.id_field,
+            limit=self.limit,
+            out=out,
+            progress=progress,
+            trust_code=trust_code,
+            **self.generation,
+        )
+        comparison = None
+        if self.baseline is not None:
+            comparison = compare(load_report(self.baseline), report, graders=names)
+        checks: list[Check] = []
+        for name in names:
+            t = self.threshold_for(name)
+            stats = report[name]
+            for check, required, actual in (("min_score", t.min_score, stats.mean), ("min_pass_rate", t.min_pass_rate, stats.pass_rate)):
+                if required is None:
+                    continue
+                if actual is None:
+                    checks.append(Check(name, check, f">= {required:.3f}", "-", False, f"nothing scored ({stats.unscored_count} unscored)"))
+                else:
+                    note = f"{stats.unscored_count} unscored" if stats.unscored_count else ""
+                    checks.append(Check(name, check, f">= {required:.3f}", f"{actual:.3f}", actual >= required - 1e-12, note))
+            if t.max_regression is not None:
+                if comparison is None:
+                    raise ConfigError("max_regression needs a baseline report; add 'baseline: PATH'", "baseline")
+                d = comparison[name]
+                if d.delta is None:
+                    checks.append(Check(name, "max_regression", f"drop <= {t.max_regression:.3f}", "-", False, "no items paired with the baseline"))
+                else:
+                    ci = f"95% CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}], {d.verdict}"
+                    checks.append(
+                        Check(name, "max_regression", f"delta >= {-t.max_regression:+.3f}", f"{d.delta:+.3f}",
+                              d.delta >= -t.max_regression - 1e-12, ci)
+                    )
+        return SuiteResult(self.name, checks, report, comparison)
+
+
+def run_suite(
+    suite: Suite | str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    target: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    trust_code: bool = False,
+) -> SuiteResult:
+    """Run a suite (a :class:`Suite`, a suite file, or a dict) and return its :class:`SuiteResult`."""
+    if isinstance(suite, Mapping):
+        suite = Suite.from_dict(suite)
+    elif not isinstance(suite, Suite):
+        suite = Suite.load(suite)
+    return suite.run(target=target, out=out, progress=progress, trust_code=trust_code)
+
+
+def run_suites(paths: Sequence[str | os.PathLike[str]], **kwargs: Any) -> list[SuiteResult]:
+    return [run_suite(p, **kwargs) for p in paths]
