@@ -32,14 +32,27 @@ _LAZY: dict[str, str] = {
     "run_suite": "rft.eval._suite",
     "ConfigError": "rft._errors",
     "DataError": "rft._errors",
+    "ExactMatch": "rft.graders._exact",
     "Grade": "rft._grade",
     "Grader": "rft.graders._base",
+    "JsonSchema": "rft.graders._json_schema",
     "GraderError": "rft._errors",
+    "Regex": "rft.graders._regex",
     "RftError": "rft._errors",
     "Sample": "rft._sample",
     "StringCheck": "rft.graders._string",
     "Template": "rft._template",
+    "TextSimilarity": "rft.graders._similarity",
     "UntrustedCodeError": "rft._errors",
+    "AllOf": "rft.graders._compose",
+    "AnyOf": "rft.graders._compose",
+    "Gate": "rft.graders._compose",
+    "Multi": "rft.graders._multi",
+    "all_of": "rft.graders._compose",
+    "any_of": "rft.graders._compose",
+    "gate": "rft.graders._compose",
+    "weighted": "rft.graders._compose",
+    "extract_answer": "rft._extract",
     "grader_types": "rft.graders._registry",
     "list_catalogue": "rft._catalogue",
     "load_grader": "rft.graders._registry",
@@ -70,9 +83,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft.eval._targets import Outputs
     from rft._catalogue import list_catalogue
     from rft._errors import ConfigError, DataError, GraderError, RftError, UntrustedCodeError
+    from rft._extract import extract_answer
     from rft._grade import Grade
     from rft._sample import Sample
     from rft._template import Batch, Template
     from rft.graders._base import Grader
+    from rft.graders._compose import AllOf, AnyOf, Gate, all_of, any_of, gate, weighted
+    from rft.graders._multi import Multi
+    from rft.graders._exact import ExactMatch
+    from rft.graders._json_schema import JsonSchema
+    from rft.graders._regex import Regex
     from rft.graders._registry import grader_types, load_grader, register_grader
+    from rft.graders._similarity import TextSimilarity
     from rft.graders._string import StringCheck
