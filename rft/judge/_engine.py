@@ -1,0 +1,83 @@
+"""Sending judge requests: identical requests once, cache first, failures never cached."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rft._grade import Grade
+from rft.judge._backends import Backend, JudgeReply, JudgeRequest
+from rft.judge._cache import JudgeCache, cache_key
+
+__all__ = ["ask", "judge_stats"]
+
+
+async def ask(
+    backend: Backend, requests: Sequence[JudgeRequest], *, cache: JudgeCache | None, version: str
+) -> list[JudgeReply]:
+    """One reply per request. Duplicates inside ``requests`` are sent once; cached replies cost no
+    backend call; only successful replies are written to the cache."""
+    if not requests:
+        return []
+    identity = backend.identity()
+    keys = [cache_key(identity, r.model, r.messages, r.params, version) for r in requests]
+    unique: dict[str, JudgeRequest] = {}
+    for key, req in zip(keys, requests):
+        unique.setdefault(key, req)
+    replies: dict[str, JudgeReply] = {}
+    if cache is not None:
+        start = time.perf_counter()
+        found = cache.get_many(unique)
+        latency = (time.perf_counter() - start) / max(1, len(found))
+        for key, (text, pt, ct) in found.items():
+            replies[key] = JudgeReply(text, prompt_tokens=pt, completion_tokens=ct, latency_s=latency,
+                                      attempts=0, cache_hit=True)
+    missing = [k for k in unique if k not in replies]
+    if missing:
+        fresh = await backend.complete([unique[k] for k in missing])
+        if len(fresh) != len(missing):
+            raise RuntimeError(f"backend {identity} returned {len(fresh)} replies for {len(missing)} requests")
+        replies.update(zip(missing, fresh))
+        if cache is not None:
+            cache.put_many({k: (r.text, r.prompt_tokens, r.completion_tokens)
+                            for k, r in zip(missing, fresh) if r.error is None and r.text is not None})
+    out: list[JudgeReply] = []
+    seen: set[str] = set()
+    for key in keys:
+        reply = replies[key]
+        if key in seen:  # a duplicate inside this batch: same answer, no second call
+            reply = JudgeReply(reply.text, reply.error, reply.reason, reply.prompt_tokens, reply.completion_tokens,
+                               0.0, 0, True)
+        seen.add(key)
+        out.append(reply)
+    return out
+
+
+def judge_stats(grades: Iterable[Grade]) -> dict[str, Any]:
+    """Summarise judge grades: how many, cache hits, backend calls, latency, tokens, unscored kinds.
+
+    >>> from rft import Grade
+    >>> judge_stats([Grade(1.0, details={"cache_hit": True, "latency_s": 0.0, "prompt_tokens": 10}),
+    ...              Grade.unscored_because("down", error="unavailable", cache_hit=False, latency_s=2.0)])["cache_hits"]
+    1
+    """
+    grades = list(grades)
+    judged = [g for g in grades if "cache_hit" in g.details]
+    hits = sum(1 for g in judged if g.details.get("cache_hit"))
+    latencies = [g.details["latency_s"] for g in judged if not g.details.get("cache_hit") and "latency_s" in g.details]
+    unscored: dict[str, int] = {}
+    for g in grades:
+        if g.score is None:
+            kind = g.details.get("error", "unscored")
+            unscored[kind] = unscored.get(kind, 0) + 1
+    return {
+        "n": len(grades),
+        "cache_hits": hits,
+        "cache_hit_rate": hits / len(judged) if judged else 0.0,
+        "backend_calls": len(judged) - hits,
+        "latency_s_mean": sum(latencies) / len(latencies) if latencies else None,
+        "prompt_tokens": sum(g.details.get("prompt_tokens") or 0 for g in judged),
+        "completion_tokens": sum(g.details.get("completion_tokens") or 0 for g in judged),
+        "unscored": unscored,
+    }
