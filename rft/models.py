@@ -25,6 +25,7 @@ __all__ = [
     "cache_dir",
     "default_model_dir",
     "generate",
+    "generate_counted",
     "is_default_model_name",
     "load_model",
     "prompt_text",
@@ -152,6 +153,32 @@ def prompt_text(tokenizer: Any, prompt: Any) -> str:
     raise ConfigError(f"a prompt must be a string or a list of chat messages, got {type(prompt).__name__}")
 
 
+def generate_counted(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    *,
+    max_new_tokens: int = 128,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    n: int = 1,
+    batch_size: int = 16,
+    seed: int | None = None,
+    progress: bool = False,
+) -> tuple[list[list[str]], list[list[int]]]:
+    """Like :func:`generate`, and also the number of tokens generated for each completion
+    (padding and the final end-of-sequence token not counted).
+
+    >>> from rft.testing import tiny_model
+    >>> model, tok = tiny_model()
+    >>> texts, counts = generate_counted(model, tok, ["2+2="], max_new_tokens=3)
+    >>> len(texts[0]), 0 <= counts[0][0] <= 3
+    (1, True)
+    """
+    return _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                     n=n, batch_size=batch_size, seed=seed, progress=progress)
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -176,6 +203,23 @@ def generate(
     >>> [len(o) for o in outs]
     [1, 1]
     """
+    return _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                     n=n, batch_size=batch_size, seed=seed, progress=progress)[0]
+
+
+def _generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    n: int,
+    batch_size: int,
+    seed: int | None,
+    progress: bool,
+) -> tuple[list[list[str]], list[list[int]]]:
     import torch
     from transformers import GenerationConfig
 
@@ -199,6 +243,7 @@ def generate(
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     results: list[list[str]] = [[] for _ in texts]
+    counts: list[list[int]] = [[] for _ in texts]
     if seed is not None:
         torch.manual_seed(seed)
     side = tokenizer.padding_side
@@ -220,9 +265,13 @@ def generate(
                 out = model.generate(**enc, generation_config=config)
             new = out[:, enc["input_ids"].shape[1] :]
             decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+            stops = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
+            new_lengths = (~torch.isin(new, torch.tensor(sorted(stops), device=new.device))).sum(dim=1).tolist()
             for j, i in enumerate(chunk):
                 got = decoded[j * per_call : (j + 1) * per_call]
                 results[i] = got * n if greedy else got
+                got_len = new_lengths[j * per_call : (j + 1) * per_call]
+                counts[i] = got_len * n if greedy else got_len
             if bar is not None:
                 bar.update(len(chunk))
     finally:
@@ -231,4 +280,4 @@ def generate(
             model.train()
         if bar is not None:
             bar.close()
-    return results
+    return results, counts

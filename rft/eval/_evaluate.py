@@ -328,15 +328,16 @@ def evaluate(
                 for start in range(0, len(items), params.batch_size):
                     chunk = items[start : start + params.batch_size]
                     t0 = time.perf_counter()
+                    counted = None
                     if isinstance(tgt, Outputs):
                         outs = [[tgt.outputs_for(i)[j] for j in to_generate[i]] for i in chunk]
                     else:
-                        outs = tgt.generate([rows[i][prompt_field] for i in chunk], n=n, params=params)
+                        outs, counted = tgt.generate_counted([rows[i][prompt_field] for i in chunk], n=n, params=params)
                         if len(outs) != len(chunk) or any(len(o) != n for o in outs):
                             raise ConfigError(f"target returned the wrong number of outputs for {len(chunk)} prompts x {n}", "target")
                     gen_seconds += time.perf_counter() - t0
                     flat = [o for per in outs for o in per]
-                    tokens = tgt.count_tokens(flat) if flat and not tgt.precomputed else None
+                    tokens = [t for per in counted for t in per] if counted is not None else None
                     pairs = []
                     for c, i in enumerate(chunk):
                         for m, j in enumerate(to_generate[i]):

@@ -73,9 +73,11 @@ class Target:
         """A length per prompt used to batch similar lengths together (characters by default)."""
         return [len(p) if isinstance(p, str) else sum(len(str(m.get("content", ""))) for m in p) for p in prompts]
 
-    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
-        """Tokens per output when the target has a tokenizer, else None."""
-        return None
+    def generate_counted(
+        self, prompts: Sequence[Any], *, n: int, params: GenerationParams
+    ) -> tuple[list[list[str]], list[list[int]] | None]:
+        """:meth:`generate` plus tokens generated per output, where the target knows them (else None)."""
+        return self.generate(prompts, n=n, params=params), None
 
     def describe(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
@@ -96,9 +98,14 @@ class HFTarget(Target):
             self.name = str(getattr(self.model, "name_or_path", "") or type(self.model).__name__)
 
     def generate(self, prompts: Sequence[Any], *, n: int, params: GenerationParams) -> list[list[str]]:
-        from rft.models import generate
+        return self.generate_counted(prompts, n=n, params=params)[0]
 
-        return generate(
+    def generate_counted(
+        self, prompts: Sequence[Any], *, n: int, params: GenerationParams
+    ) -> tuple[list[list[str]], list[list[int]] | None]:
+        from rft.models import generate_counted
+
+        return generate_counted(
             self.model,
             self.tokenizer,
             list(prompts),
@@ -115,9 +122,6 @@ class HFTarget(Target):
 
         texts = [prompt_text(self.tokenizer, p) for p in prompts]
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def describe(self) -> dict[str, Any]:
         return {"type": "hf", "model": self.name, "parameters": int(sum(p.numel() for p in self.model.parameters()))}

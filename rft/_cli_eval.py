@@ -1,0 +1,128 @@
+"""``rft eval`` (evaluate a model ad hoc) and ``rft test`` (run unit-benchmark suites).
+
+::
+
+    rft eval --model default --data data/arithmetic.jsonl --grader answer_in_tags --out runs/base
+    rft eval --outputs outputs.jsonl --data rows.jsonl --grader exact.yaml
+    rft test suites/*.yaml
+
+``rft eval`` prints the report table and, with ``--out FOLDER``, streams every grade to
+``FOLDER/results.jsonl`` and writes ``FOLDER/report.json``; running the same command again
+resumes where it stopped. ``rft test`` exits 1 when any suite misses a threshold, with a table
+saying which grader missed which threshold by how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["register", "run_eval", "run_test"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    description = __doc__.split("\n\n", 1)[1] if __doc__ else None
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a model (or saved outputs) on a dataset with graders; print and save a report",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--model", "-m", default=None, metavar="NAME|DIR|openai:MODEL@URL",
+        help="'default' (embedded SmolLM2-135M), a local model folder, or an OpenAI-compatible endpoint (default: default)",
+    )
+    src.add_argument("--outputs", metavar="OUTPUTS.jsonl", help="grade precomputed outputs instead of generating")
+    p.add_argument("--data", "-d", required=True, metavar="ROWS.jsonl", help="dataset rows (JSONL)")
+    p.add_argument(
+        "--grader", "-g", action="append", required=True, metavar="NAME|FILE",
+        help="catalogue name or YAML/JSON grader file; repeat for several",
+    )
+    p.add_argument("--out", "-o", metavar="FOLDER", help="stream results here and write report.json (resumable)")
+    p.add_argument("--no-resume", action="store_true", help="discard results already in --out and start over")
+    p.add_argument("--samples", "-n", type=_positive_int, default=1, help="samples per item (default: 1)")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=128, help="default: 128")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="prompts per generation batch (default: 16)")
+    p.add_argument("--limit", type=_positive_int, help="evaluate the first N rows only")
+    p.add_argument("--prompt-field", default="prompt", help="column holding the prompt (default: prompt)")
+    p.add_argument("--output-field", default="output", help="field of an --outputs line holding the text")
+    p.add_argument("--trust-code", action="store_true", help="allow graders that run Python source from their config")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table", help="how to print the report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run_eval)
+
+    t = subparsers.add_parser(
+        "test",
+        help="run unit-benchmark suites (YAML); exit 1 if a threshold is not met",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("suites", nargs="+", metavar="SUITE.yaml", help="suite files")
+    t.add_argument("--model", "-m", metavar="NAME|DIR|openai:MODEL@URL", help="evaluate this target instead of each suite's")
+    t.add_argument("--out", "-o", metavar="FOLDER", help="keep each suite's results in FOLDER/<suite name>/ (resumable)")
+    t.add_argument("--trust-code", action="store_true", help="allow graders that run Python source from their config")
+    t.add_argument("--progress", action="store_true", help="show a progress bar per suite")
+    t.set_defaults(func=run_test)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rft.eval import Outputs, evaluate
+
+    target: Any = Outputs(args.outputs, field=args.output_field) if args.outputs else (args.model or "default")
+    report = evaluate(
+        target,
+        args.data,
+        args.grader,
+        samples_per_item=args.samples,
+        prompt_field=args.prompt_field,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        out=args.out,
+        resume=not args.no_resume,
+        progress=not args.no_progress,
+        trust_code=args.trust_code,
+    )
+    if args.format == "json":
+        print(json.dumps({"meta": report.meta, "stats": [s.to_dict() for s in report.stats]}, indent=1))
+    elif args.format == "markdown":
+        print(report.to_markdown())
+    else:
+        print(report)
+    if args.out:
+        print(f"results: {args.out}/results.jsonl  report: {args.out}/report.json", file=sys.stderr)
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rft.eval import Suite
+
+    failed = 0
+    for path in args.suites:
+        suite = Suite.load(path)
+        out = Path(args.out) / suite.name if args.out else None
+        result = suite.run(target=args.model, out=out, progress=args.progress, trust_code=args.trust_code)
+        print(result.table())
+        print()
+        failed += not result.passed
+    total = len(args.suites)
+    print(f"{total - failed} of {total} suites passed" if not failed else f"FAILED: {failed} of {total} suites")
+    return 1 if failed else 0

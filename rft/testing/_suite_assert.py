@@ -1,0 +1,41 @@
+"""`assert_suite`: run a unit-benchmark suite inside a test and fail with its table.
+
+>>> from rft.testing import assert_suite
+>>> suite = {"name": "echo", "data": [{"prompt": "hi", "answer": "hi"}], "target": {"outputs_column": "answer"},
+...          "graders": [{"type": "string_check", "name": "same", "reference": "{{item.answer}}"}],
+...          "thresholds": {"same": {"min_pass_rate": 1.0}}}
+>>> assert_suite(suite).passed
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["assert_suite"]
+
+
+def assert_suite(
+    suite: Any,
+    *,
+    target: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    trust_code: bool = False,
+    progress: bool = False,
+) -> Any:
+    """Run ``suite`` (a file, a dict or a :class:`~rft.Suite`) and raise
+    :class:`~rft.eval.SuiteFailed` (an ``AssertionError``) whose message is the readable table of
+    checks and the report when a threshold is not met. Returns the :class:`~rft.eval.SuiteResult`.
+
+    ``target`` overrides the suite's target (evaluate the model your test just trained).
+    """
+    from rft.eval._suite import Suite, SuiteFailed, run_suite
+
+    if not isinstance(suite, (Suite, Mapping)):
+        suite = Suite.load(suite)
+    result = run_suite(suite, target=target, out=out, progress=progress, trust_code=trust_code)
+    if not result.passed:
+        raise SuiteFailed(result)
+    return result
