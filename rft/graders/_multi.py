@@ -1,0 +1,299 @@
+"""``multi``: OpenAI's composite grader, a formula over the scores of named sub-graders.
+
+Also the plumbing every composite shares (building children from configs with error paths,
+giving each child its own view of the batch, running children sync or async).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rft._errors import ConfigError
+from rft._formula import FUNCTIONS, Formula, FormulaError
+from rft._grade import Grade
+from rft._template import Batch
+from rft.graders._base import Grader, Result, _rebuild, make_async
+from rft.graders._registry import build_grader, register_grader
+
+__all__ = ["Multi", "agrade_child", "build_child", "child_view", "grade_child", "live_rows", "unique_keys"]
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared by the composites
+
+
+def build_child(value: Any, path: str, *, trust_code: bool = False) -> Grader:
+    """A sub-grader from a :class:`Grader` or a config dict; config errors carry ``path``."""
+    if isinstance(value, Grader):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return build_grader(value, trust_code=trust_code)
+        except ConfigError as exc:
+            raise exc.at(path) from None
+    raise ConfigError(
+        f"expected a grader or a grader config (a mapping with 'type'), got {type(value).__name__} {value!r}", path
+    )
+
+
+def sanitize(name: str) -> str:
+    """A formula-safe key for a grader name: ``"Format check!"`` -> ``"Format_check"``."""
+    key = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "grader"
+    if key[0].isdigit():
+        key = "g_" + key
+    if key in FUNCTIONS:
+        key += "_grader"
+    return key
+
+
+def unique_keys(graders: Iterable[Grader], taken: Iterable[str] = ()) -> list[str]:
+    """One formula-safe key per grader, from its name; repeats get ``_2``, ``_3``, ..."""
+    used = set(taken)
+    keys = []
+    for grader in graders:
+        keys.append(fresh_key(sanitize(grader.name), used))
+        used.add(keys[-1])
+    return keys
+
+
+def fresh_key(base: str, used: set[str] | Mapping[str, Any]) -> str:
+    if base not in used:
+        return base
+    n = 2
+    while f"{base}_{n}" in used:
+        n += 1
+    return f"{base}_{n}"
+
+
+def live_rows(batch: Batch) -> list[int]:
+    """Rows the composite still has to grade (not already lost to an over-long output)."""
+    if not batch.fixed and not batch.unscored:
+        return list(range(batch.n))
+    return [i for i in range(batch.n) if i not in batch.fixed and i not in batch.unscored]
+
+
+def child_view(batch: Batch) -> Batch:
+    """The same rows and samples with marks of its own.
+
+    A child marks rows it cannot judge (a missing item field) or lost (too long for *its*
+    limit) on the batch it is given; each child gets its own view, so those marks stay that
+    child's verdict and the composite decides what they mean for it. Parsed samples
+    (``output_json``) are shared, so each output is parsed once.
+    """
+    if batch._samples is None:
+        batch._samples = [None] * batch.n  # type: ignore[list-item]  # filled lazily, shared by the views
+    return Batch(batch.texts, samples=batch._samples, rows=batch.rows, columns=batch.columns)
+
+
+def grade_child(child: Grader, batch: Batch, rich: bool) -> list[Any]:
+    """Grades (``rich``) or reward floats from ``child``, through the same path as its own API."""
+    if rich:
+        return child.grade_prepared(batch)
+    child._screen(batch)
+    return child._to_scores(batch, child._guarded(batch, rich=False))
+
+
+async def agrade_child(child: Grader, batch: Batch, rich: bool) -> list[Any]:
+    """:func:`grade_child` for an async composite: judges are awaited, sync children run in a thread."""
+    if not child.is_async:
+        return await asyncio.to_thread(grade_child, child, batch, rich)
+    if rich:
+        return await child.agrade_prepared(batch)
+    child._screen(batch)
+    return child._to_scores(batch, await child._aguarded(batch, rich=False))
+
+
+def score_range(grader: Grader) -> tuple[float, float]:
+    lo, hi = grader.score_range
+    return float(lo), float(hi)
+
+
+def _range_field(value: Any) -> tuple[float, float]:
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in value)
+        and value[0] < value[1]
+    ):
+        return float(value[0]), float(value[1])
+    raise ConfigError(f"expected [low, high] with finite numbers and low < high, got {value!r}", "range")
+
+
+def _fmt(value: float | None) -> str:
+    return "unscored" if value is None else f"{value:.4g}"
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+@register_grader("multi")
+@dataclasses.dataclass(kw_only=True, eq=True, repr=False)
+class Multi(Grader):
+    """OpenAI's ``multi`` grader: ``calculate_output`` combines the sub-graders' scores.
+
+    ``graders`` maps a key (a name usable in the formula) to a grader or a grader config. The
+    formula (:mod:`rft._formula`) knows ``+ - * / ^``, parentheses and ``min max abs floor ceil
+    exp sqrt log``. Every sub-grader grades the same sample; the composite's Grade carries each
+    sub-grade in ``details["sub_grades"]`` and each sub-score in ``details["sub_rewards"]``
+    (OpenAI's name).
+
+    Unscored stays unscored: if a sub-grader used in the formula cannot judge a row, the
+    composite is unscored for that row, with the sub-grader's reason and error kind. A formula
+    that is undefined for a row (division by zero, ``log(0)``, overflow) leaves the row unscored
+    (``error="formula_error"``). A score outside ``range`` is unscored (``invalid_result``).
+
+    Sub-graders the formula does not use are allowed: they still run when grading for a report
+    (their grades are recorded, which is handy to watch a signal that is not rewarded) but are
+    skipped in TRL's reward path, and their unscored rows do not affect the composite.
+
+    ``pass_threshold`` defaults to the top of ``range``: a sample passes when it is perfect.
+
+    >>> import rft
+    >>> g = rft.Multi(name="contact", calculate_output="(name + email) / 2", graders={
+    ...     "name": rft.StringCheck(input="{{sample.output_json.name}}", reference="{{item.name}}", operation="ilike"),
+    ...     "email": {"type": "string_check", "name": "e", "input": "{{sample.output_json.email}}",
+    ...               "reference": "{{item.email}}", "operation": "eq"}})
+    >>> grade = g.grade('{"name": "Ada Lovelace", "email": "ada@x.org"}', {"name": "ada", "email": "a@x.org"})
+    >>> grade.score, grade.details["sub_rewards"]
+    (0.5, {'name': 1.0, 'email': 0.0})
+    >>> rft.load_grader(g.to_config()) == g
+    True
+    """
+
+    graders: dict[str, Any] = dataclasses.field(
+        metadata={"help": "Sub-graders by key; the keys are the names calculate_output uses."}
+    )
+    calculate_output: str = dataclasses.field(
+        metadata={"help": "Formula over the keys: + - * / ^ ( ), min max abs floor ceil exp sqrt log."}
+    )
+    range: tuple[float, float] = dataclasses.field(
+        default=(0.0, 1.0), metadata={"help": "[low, high] the formula's result must fall in; outside is unscored."}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.graders, Mapping) or not self.graders:
+            raise ConfigError(
+                f"expected a non-empty mapping of key -> grader, got {self.graders!r}", "graders"
+            )
+        built: dict[str, Grader] = {}
+        for key, value in self.graders.items():
+            if not isinstance(key, str) or not _KEY.match(key):
+                suggestion = sanitize(str(key))
+                raise ConfigError(
+                    f"key {key!r} cannot be named in calculate_output; keys are letters, digits and _ and do "
+                    f"not start with a digit (e.g. {suggestion!r})",
+                    "graders",
+                )
+            built[key] = build_child(value, f"graders.{key}")
+        self.graders = built
+        self._formula = Formula(self.calculate_output, names=built, field="calculate_output")
+        self.range = _range_field(self.range)
+        self.score_range = self.range  # per instance: the base class range-checks against it
+        self._used = self._formula.variables
+        if any(child.is_async for child in built.values()):
+            make_async(self)
+
+    @classmethod
+    def _config_values(cls, values: dict[str, Any], *, trust_code: bool) -> dict[str, Any]:
+        graders = values.get("graders")
+        if isinstance(graders, Mapping):
+            built = {key: build_child(v, f"graders.{key}", trust_code=trust_code) for key, v in graders.items()}
+            values = {**values, "graders": built}
+        return values
+
+    @property
+    def threshold(self) -> float:
+        return self.range[1] if self.pass_threshold is None else self.pass_threshold
+
+    @property
+    def formula(self) -> Formula:
+        """The compiled ``calculate_output``."""
+        return self._formula
+
+    def children(self) -> dict[str, Grader]:
+        return dict(self.graders)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _keys(self, rich: bool) -> Sequence[str]:
+        # Reports see every sub-grader; the reward path runs only those the formula uses.
+        return tuple(self.graders) if rich else self._used
+
+    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        live = live_rows(batch)
+        part = batch if len(live) == batch.n else batch.subset(live)
+        keys = self._keys(rich)
+        results = {key: grade_child(self.graders[key], child_view(part), rich) for key in keys}
+        return self._combine(batch.n, live, results, rich)
+
+    async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
+        live = live_rows(batch)
+        part = batch if len(live) == batch.n else batch.subset(live)
+        keys = self._keys(rich)
+        outs = await asyncio.gather(*(agrade_child(self.graders[key], child_view(part), rich) for key in keys))
+        return self._combine(batch.n, live, dict(zip(keys, outs)), rich)
+
+    def _combine(self, n: int, live: list[int], results: dict[str, list[Any]], rich: bool) -> list[Result]:
+        formula = self._formula
+        out: list[Result] = [None] * n
+        for j, i in enumerate(live):
+            if rich:
+                subs: dict[str, Grade] = {key: grades[j] for key, grades in results.items()}
+                scores = {key: g.score for key, g in subs.items()}
+            else:
+                scores = {key: values[j] for key, values in results.items()}
+            missing = next((key for key in self._used if scores[key] is None), None)
+            if missing is not None:
+                if rich:
+                    sub = subs[missing]
+                    out[i] = Grade.unscored_because(
+                        f"sub-grader {missing!r} is unscored: {sub.reason}",
+                        error=sub.error or "unscored",
+                        sub_grader=missing,
+                        sub_grades=subs,
+                        sub_rewards=scores,
+                    )
+                continue
+            try:
+                value = formula.evaluate(scores)  # type: ignore[arg-type]
+            except FormulaError as exc:
+                if rich:
+                    out[i] = Grade.unscored_because(
+                        f"calculate_output {formula.source!r} is undefined here: {exc}",
+                        error="formula_error",
+                        sub_grades=subs,
+                        sub_rewards=scores,
+                    )
+                continue
+            if not rich:
+                out[i] = value
+                continue
+            inputs = ", ".join(f"{key} = {_fmt(scores[key])}" for key in self._used)
+            out[i] = Grade(
+                value,
+                reason=f"{formula.source} = {_fmt(value)}" + (f" with {inputs}" if inputs else ""),
+                details={"sub_grades": subs, "sub_rewards": scores},
+            )
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the mark that lets `multi + grader` extend this formula instead of nesting it.
+        rebuild, (cls, values) = super().__reduce__()
+        marker = getattr(self, "_combined_name", None)
+        if marker is None:
+            return rebuild, (cls, values)
+        return _rebuild_marked, (cls, values, marker)
+
+
+def _rebuild_marked(cls: type[Grader], values: dict[str, Any], marker: str) -> Grader:
+    grader = _rebuild(cls, values)
+    grader._combined_name = marker  # type: ignore[attr-defined]
+    return grader
