@@ -187,13 +187,15 @@ def _item_ids(rows: Sequence[Mapping[str, Any]], id_field: str) -> list[Any]:
     return list(range(len(rows)))
 
 
-def _fingerprint(rows: Sequence[Mapping[str, Any]], graders: Sequence[Grader], target: Target, **extra: Any) -> dict[str, Any]:
+def _fingerprint(
+    rows: Sequence[Mapping[str, Any]], graders: Sequence[Grader], target: Mapping[str, Any], **extra: Any
+) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(list(rows), sort_keys=True, default=repr).encode()).hexdigest()
     return {
         "data_sha256": digest,
         "n_items": len(rows),
         "graders": {g.name: g.to_config() for g in graders},
-        "target": target.describe(),
+        "target": {k: v for k, v in target.items() if k != "parameters"},
         **extra,
     }
 
@@ -253,8 +255,9 @@ def evaluate(
     keys = [json.dumps(i) for i in ids]
     counts = [len(tgt.outputs_for(i)) for i in range(len(rows))] if isinstance(tgt, Outputs) else [samples_per_item] * len(rows)
     gen_params = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
+    described = tgt.describe()
     fingerprint = _fingerprint(
-        rows, grader_list, tgt, params=None if tgt.precomputed else gen_params,
+        rows, grader_list, described, params=None if tgt.precomputed else gen_params,
         samples_per_item=None if tgt.precomputed else samples_per_item, prompt_field=prompt_field,
     )
     store = ResultStore(out, fingerprint=fingerprint, resume=resume) if out is not None else None

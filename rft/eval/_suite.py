@@ -268,11 +268,14 @@ class Suite:
         from rft.eval._evaluate import evaluate, load_graders
         from rft.eval._report import load_report
 
-        graders = load_graders(self.graders, trust_code=trust_code)
-        names = [g.name for g in graders]
-        for key in self.thresholds:
-            if key != "*" and key not in names:
-                raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
+        try:
+            graders = load_graders(self.graders, trust_code=trust_code)
+            names = [g.name for g in graders]
+            for key in self.thresholds:
+                if key != "*" and key not in names:
+                    raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
+        except ConfigError as exc:
+            raise exc.in_source(self.source) if self.source else exc from None
         report = evaluate(
             self.target if target is None else target,
             self.data,

@@ -88,14 +88,35 @@ class HFTarget(Target):
     padding, longest first; chat-format prompts go through the tokenizer's chat template)."""
 
     def __init__(self, spec: Any, *, dtype: str = "float32", device: str = "cpu"):
-        from rft.models import is_default_model_name, load_model
+        from rft.models import is_default_model_name
 
         self.spec = spec
-        self.model, self.tokenizer = load_model(spec, dtype=dtype, device=device)
+        self.dtype = dtype
+        self.device = device
+        self._loaded: tuple[Any, Any] | None = None
+        if isinstance(spec, tuple) and len(spec) == 2:
+            self._loaded = spec
+            spec = spec[0]
         if isinstance(spec, (str, os.PathLike)):
             self.name = "default" if is_default_model_name(spec) else os.fspath(spec)
         else:
-            self.name = str(getattr(self.model, "name_or_path", "") or type(self.model).__name__)
+            self.name = str(getattr(spec, "name_or_path", "") or type(spec).__name__)
+
+    def _ensure(self) -> tuple[Any, Any]:
+        # Loaded on first use, so that row checks fail fast before a model is read from disk.
+        if self._loaded is None:
+            from rft.models import load_model
+
+            self._loaded = load_model(self.spec, dtype=self.dtype, device=self.device)
+        return self._loaded
+
+    @property
+    def model(self) -> Any:
+        return self._ensure()[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._ensure()[1]
 
     def generate(self, prompts: Sequence[Any], *, n: int, params: GenerationParams) -> list[list[str]]:
         return self.generate_counted(prompts, n=n, params=params)[0]
@@ -124,7 +145,10 @@ class HFTarget(Target):
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "hf", "model": self.name, "parameters": int(sum(p.numel() for p in self.model.parameters()))}
+        out: dict[str, Any] = {"type": "hf", "model": self.name}
+        if self._loaded is not None:
+            out["parameters"] = int(sum(p.numel() for p in self._loaded[0].parameters()))
+        return out
 
 
 class OpenAITarget(Target):

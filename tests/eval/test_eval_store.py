@@ -1,0 +1,168 @@
+"""Runs that lose nothing: streaming results, resume, torn lines, SIGKILL halfway."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import rft
+from rft import ConfigError, DataError
+from rft.eval import evaluate
+
+ROWS = [{"id": f"r{i}", "prompt": f"q{i}", "answer": "yes" if i % 3 else "no"} for i in range(12)]
+GRADERS = [
+    rft.StringCheck(name="match", reference="{{item.answer}}"),
+    rft.StringCheck(name="yes", reference="yes", operation="ilike"),
+]
+
+
+class Counting:
+    def __init__(self):
+        self.calls = 0
+        self.prompts = 0
+
+    def __call__(self, prompts):
+        self.calls += 1
+        self.prompts += len(prompts)
+        return ["yes" if int(p[1:]) % 2 else "no" for p in prompts]
+
+
+def _keys(folder: Path) -> Counter:
+    lines = (folder / "results.jsonl").read_text().splitlines()
+    return Counter(tuple(json.loads(line)["key"]) for line in lines if line.strip())
+
+
+def _comparable(report: rft.Report) -> dict:
+    data = report.to_dict()
+    data["meta"] = {k: v for k, v in data["meta"].items() if k not in ("timing", "out")}
+    return data
+
+
+def test_results_stream_one_record_per_item_sample_grader(tmp_path):
+    report = evaluate(Counting(), ROWS, GRADERS, samples_per_item=2, batch_size=5, out=tmp_path, progress=False)
+    keys = _keys(tmp_path)
+    assert len(keys) == 12 * 2 * 2 and set(keys.values()) == {1}
+    record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])
+    assert set(record) >= {"key", "index", "id", "sample", "grader", "output", "grade", "gen"}
+    assert rft.load_report(tmp_path).to_dict() == report.to_dict()  # report.json written at the end
+
+
+def test_rerun_resumes_without_generating_again(tmp_path):
+    first = Counting()
+    a = evaluate(first, ROWS, GRADERS, out=tmp_path, progress=False)
+    second = Counting()
+    b = evaluate(second, ROWS, GRADERS, out=tmp_path, progress=False)
+    assert first.prompts == 12 and second.prompts == 0
+    assert b.meta["timing"]["resumed_records"] == 24
+    assert _comparable(a) == _comparable(b)
+    assert set(_keys(tmp_path).values()) == {1}
+
+
+def test_a_grader_added_later_only_grades(tmp_path):
+    evaluate(Counting(), ROWS, GRADERS[:1], out=tmp_path / "run", progress=False)
+    # Different graders = a different run: refused rather than mixed in...
+    with pytest.raises(ConfigError, match=r"different run \(differs in: graders\)"):
+        evaluate(Counting(), ROWS, GRADERS, out=tmp_path / "run", progress=False)
+    # ...but records whose output exists are reused when only some graders are missing for a key.
+    results = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+    half = tmp_path / "half"
+    evaluate(Counting(), ROWS, GRADERS, out=half, progress=False)
+    lines = (half / "results.jsonl").read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["grader"] == "match"]
+    (half / "results.jsonl").write_text("\n".join(kept) + "\n")
+    target = Counting()
+    report = evaluate(target, ROWS, GRADERS, out=half, progress=False)
+    assert target.prompts == 0 and report["yes"].n == 12
+    assert len(results) == 12
+
+
+def test_torn_last_line_is_dropped_and_redone(tmp_path):
+    evaluate(Counting(), ROWS, GRADERS, out=tmp_path, progress=False)
+    path = tmp_path / "results.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-3]) + lines[-3][: len(lines[-3]) // 2])  # process died mid-write
+    target = Counting()
+    evaluate(target, ROWS, GRADERS, out=tmp_path, progress=False)
+    # Lines go item by item, graders within: the torn line is item 10's "yes" record. Item 10 keeps its
+    # "match" record, so its output is reused and only regraded; item 11 (both lines lost) is generated again.
+    assert target.prompts == 1
+    keys = _keys(tmp_path)
+    assert len(keys) == 24 and set(keys.values()) == {1}
+
+
+def test_a_corrupt_complete_line_is_an_error_naming_it(tmp_path):
+    evaluate(Counting(), ROWS, GRADERS, out=tmp_path, progress=False)
+    path = tmp_path / "results.jsonl"
+    lines = path.read_text().splitlines()
+    lines[3] = "{not json"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"results.jsonl:4: not a result record"):
+        evaluate(Counting(), ROWS, GRADERS, out=tmp_path, progress=False)
+
+
+def test_no_resume_starts_over(tmp_path):
+    evaluate(Counting(), ROWS, GRADERS, out=tmp_path, progress=False)
+    target = Counting()
+    evaluate(target, ROWS[:4], GRADERS, out=tmp_path, resume=False, progress=False)
+    assert target.prompts == 4 and len(_keys(tmp_path)) == 8
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import rft
+    rows = [{"id": f"r{i}", "prompt": f"q{i}", "answer": "yes" if i % 3 else "no"} for i in range(40)]
+    graders = [rft.StringCheck(name="match", reference="{{item.answer}}"),
+               rft.StringCheck(name="yes", reference="yes", operation="ilike")]
+    def slow(prompts):
+        time.sleep(float(sys.argv[2]))
+        return ["yes" if int(p[1:]) % 2 else "no" for p in prompts]
+    rft.evaluate(slow, rows, graders, samples_per_item=2, batch_size=2, out=sys.argv[1], progress=False)
+    """
+)
+
+
+def test_sigkill_halfway_then_resume_gives_one_record_per_key_and_the_same_report(tmp_path):
+    script = tmp_path / "run_eval.py"
+    script.write_text(_KILL_SCRIPT)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), "0.05"], cwd=Path(rft.__file__).parent.parent)
+    results = killed / "results.jsonl"
+    deadline = time.monotonic() + 120
+    total = 40 * 2 * 2
+    try:
+        while time.monotonic() < deadline:
+            if results.exists() and results.stat().st_size and len(results.read_bytes().split(b"\n")) > total // 3:
+                break
+            if proc.poll() is not None:
+                pytest.fail("the evaluation finished before it could be killed; make the target slower")
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "report.json").exists()
+    before = sum(_keys(killed).values())
+    assert 0 < before < total  # it really was stopped halfway
+
+    # Re-running the same command resumes.
+    subprocess.run([sys.executable, str(script), str(killed), "0"], check=True, cwd=Path(rft.__file__).parent.parent)
+    resumed = rft.load_report(killed)
+    keys = _keys(killed)
+    assert len(keys) == total and set(keys.values()) == {1}  # exactly one record per key
+
+    clean = tmp_path / "clean"
+    subprocess.run([sys.executable, str(script), str(clean), "0"], check=True, cwd=Path(rft.__file__).parent.parent)
+    assert _comparable(resumed) == _comparable(rft.load_report(clean))
+    assert resumed.meta["timing"]["resumed_records"] == before
