@@ -19,7 +19,10 @@ Methods (the config spelling is a name, or a one-key mapping ``{name: argument}`
                  or minus operator (``3-5``, ``x-1``), not a sign
 ``regex``        ``{"regex": "Answer: (\\\\d+)"}``: the last match of the pattern (RE2 syntax,
                  linear time); its first group that took part in the match, else the whole
-                 match. Inline flags such as ``(?i)`` work.
+                 match. Inline flags such as ``(?i)`` work. RE2's ``\\w \\d \\s \\b``
+                 are ASCII-only: write ``\\pL`` for any letter, ``\\pN`` for any digit.
+                 The walk to the last match stops after :data:`LAST_MATCH_BUDGET_S`
+                 (:class:`ExtractionTimeout`; graders leave the row unscored).
 ===============  ============================================================================
 
 ``strip_think=True`` first removes ``<think>...</think>`` blocks, an unclosed trailing
@@ -44,12 +47,23 @@ True
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from rft._errors import ConfigError
 
-__all__ = ["EXTRACT_METHODS", "Extractor", "compile_re2", "extract_answer", "last_number", "strip_think"]
+__all__ = [
+    "EXTRACT_METHODS",
+    "LAST_MATCH_BUDGET_S",
+    "ExtractionTimeout",
+    "Extractor",
+    "compile_re2",
+    "extract_answer",
+    "last_number",
+    "last_re2_match",
+    "strip_think",
+]
 
 #: Method name -> whether it takes an argument (``True`` = required, ``None`` = optional).
 EXTRACT_METHODS: dict[str, bool | None] = {
@@ -236,12 +250,36 @@ def compile_re2(pattern: str, field: str = "pattern") -> Any:
         ) from None
 
 
-def _last_match(compiled: Any, text: str) -> str | None:
+#: Seconds a search for the *last* RE2 match may take. Each RE2 search is linear, but walking all
+#: matches of a pattern whose failed attempts run far (``a*b|a`` on "aaaa...") re-reads the text
+#: once per match: quadratic. Past this budget the row is unscored (``error: timeout``).
+LAST_MATCH_BUDGET_S = 2.0
+
+
+class ExtractionTimeout(TimeoutError):
+    """The search for the last match ran past :data:`LAST_MATCH_BUDGET_S`."""
+
+
+def last_re2_match(compiled: Any, text: str) -> Any:
+    """The last non-overlapping match of an RE2 pattern in ``text`` (matched as UTF-8 bytes), or None.
+
+    Raises :class:`ExtractionTimeout` past :data:`LAST_MATCH_BUDGET_S`.
+    """
     # Matching bytes skips the wrapper's per-match character-offset bookkeeping; RE2 matches
     # whole UTF-8 code points, so every group decodes cleanly.
+    deadline = time.monotonic() + LAST_MATCH_BUDGET_S
     last = None
     for last in compiled.finditer(text.encode("utf-8", "surrogatepass")):
-        pass
+        if time.monotonic() > deadline:
+            raise ExtractionTimeout(
+                f"looking for the last match of {compiled.pattern!r} took over {LAST_MATCH_BUDGET_S} s "
+                "(the pattern re-reads the text for every match); anchor it or make its branches end sooner"
+            )
+    return last
+
+
+def _last_match(compiled: Any, text: str) -> str | None:
+    last = last_re2_match(compiled, text)
     if last is None:
         return None
     return _group_text(last, compiled.groups)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rft._errors import ConfigError
-from rft._extract import _group_text, compile_re2, strip_think
+from rft._extract import ExtractionTimeout, _group_text, compile_re2, last_re2_match, strip_think
 from rft._grade import Grade
 from rft._template import Batch, Template
 from rft._text import normalize_text
@@ -73,6 +73,8 @@ class Regex(Grader):
     RE2 cannot compile (backreferences, lookaround) are a config error unless you opt into
     ``engine: python``: the backtracking ``regex`` module, stopped after ``timeout`` seconds;
     a row that times out is unscored (``error: timeout``), since the grader could not judge.
+    With RE2, the walk to the last match is bounded by ``rft._extract.LAST_MATCH_BUDGET_S``
+    (a pattern like ``a*b|a`` re-reads the text for every match) and unscored past it.
     ``flags``: ``IGNORECASE``/``i``, ``MULTILINE``/``m``, ``DOTALL``/``s``. The pattern is
     static config, never a template. RE2 writes end-of-text as ``\\z`` (Python's ``\\Z``).
 
@@ -156,15 +158,15 @@ class Regex(Grader):
     def _find(self, text: str) -> tuple[bool, str | None]:
         want_capture = self._reference is not None
         if self.engine == "re2":
-            data = text.encode("utf-8", "surrogatepass")
             if self.mode == "fullmatch":
-                m = self._compiled.fullmatch(data)
+                m = self._compiled.fullmatch(text.encode("utf-8", "surrogatepass"))
             elif not want_capture:
-                m = self._compiled.search(data)
+                m = self._compiled.search(text.encode("utf-8", "surrogatepass"))
             else:
-                m = None
-                for m in self._compiled.finditer(data):
-                    pass
+                try:
+                    m = last_re2_match(self._compiled, text)
+                except ExtractionTimeout as exc:
+                    raise _Timeout(str(exc)) from None
         else:
             m = self._python_find(text, want_capture)
         if m is None:
@@ -182,10 +184,13 @@ class Regex(Grader):
             m = None
             for m in self._compiled.finditer(text, timeout=timeout):
                 if time.monotonic() > deadline:
-                    raise _Timeout
+                    raise TimeoutError
             return m
         except TimeoutError:
-            raise _Timeout from None
+            raise _Timeout(
+                f"regex timed out after {timeout} s (engine: python); the pattern backtracks on this output: "
+                "simplify it or use engine: re2"
+            ) from None
 
     def _capture(self, m: Any) -> str:
         return _group_text(m, self._groups, strip=self.normalize)
@@ -217,14 +222,8 @@ class Regex(Grader):
         for i, text in enumerate(texts):
             try:
                 matched, captured = find(text)
-            except _Timeout:
-                grades.append(
-                    Grade.unscored_because(
-                        f"regex timed out after {self.timeout} s (engine: python); the pattern backtracks "
-                        "on this output: simplify it or use engine: re2",
-                        error="timeout",
-                    )
-                )
+            except _Timeout as exc:
+                grades.append(Grade.unscored_because(str(exc), error="timeout"))
                 continue
             how = "fully match" if self.mode == "fullmatch" else "match"
             if refs is None:
