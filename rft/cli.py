@@ -1,0 +1,82 @@
+"""The ``rft`` command line: ``rft grade``, ``rft validate``, ``rft graders``, ...
+
+Each subcommand lives in its own module listed in :data:`_COMMANDS`; a module defines
+``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int``.
+Adding a command is a one-line edit of :data:`_COMMANDS`.
+
+Exit codes: 0 success; 1 the work ran but a threshold given on the command line was not met
+(``--min-score``, ``--min-pass-rate``); 2 usage, config or data error (message on stderr, no
+traceback).
+
+>>> main(["graders", "--names"]) == 0  # doctest: +ELLIPSIS
+answer_in_tags
+...
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+#: Modules that each contribute subcommands through ``register(subparsers)``.
+_COMMANDS: tuple[str, ...] = (
+    "rft._cli_eval",
+    "rft._cli_grade",
+    "rft._cli_graders",
+    "rft._cli_judge",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rft import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rft",
+        description="Grade, evaluate and tune language models with pluggable graders.",
+    )
+    parser.add_argument("--version", action="version", version=f"rft {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in _COMMANDS:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    from rft._errors import RftError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), message already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except RftError as exc:
+        print(f"rft {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `rft graders | head`: the reader left; stay quiet, like SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        name = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"rft {args.command}: error:{name} {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"rft {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
