@@ -154,23 +154,35 @@ class _Accessor:
         self.namespace = parts[0]
         self.path = tuple(parts[1:])
 
-    def column(self, batch: Batch) -> list[Any]:
+    def column(self, batch: Batch) -> tuple[list[Any], list[int]]:
+        """The values for every row, and the indices of rows lacking an ``item`` field."""
         if self.namespace == "item":
             col = batch.item_column(self.path[0])
             if len(self.path) > 1:
                 col = [_walk(v, self.path[1:]) if v is not MISSING else MISSING for v in col]
-            return col
+            elif batch.columns is not None and self.path[0] in batch.columns:
+                return col, []  # a dataset column has a value in every row
+            return col, [i for i, v in enumerate(col) if v is MISSING]
         field = self.path[0]
         if field == "output_text":
-            return batch.texts
+            return batch.texts, []
         if field == "output_json":
             values = []
             for i in range(batch.n):
                 value = batch.sample(i).output_json
                 value = _walk(value, self.path[1:]) if value is not None else MISSING
                 values.append("" if value is MISSING else value)
-            return values
-        return [getattr(batch.sample(i), field) for i in range(batch.n)]
+            return values, []
+        return [getattr(batch.sample(i), field) for i in range(batch.n)], []
+
+
+def _as_texts(col: list[Any]) -> list[str]:
+    try:
+        "".join(col)  # a C-speed check that every value is already a string
+        return col
+    except TypeError:
+        pass
+    return [v if type(v) is str else _to_text(v) for v in col]
 
 
 class Template:
@@ -183,7 +195,7 @@ class Template:
     'Q: 2+2? A: 4'
     """
 
-    __slots__ = ("_parts", "fields", "source")
+    __slots__ = ("_format", "_parts", "fields", "source")
 
     def __init__(self, source: Any, *, field: str = "template"):
         if not isinstance(source, str):
@@ -219,6 +231,7 @@ class Template:
         if pos < len(source) or not parts:
             parts.append(source[pos:])
         self._parts = tuple(parts)
+        self._format = "".join(p.replace("%", "%%") if isinstance(p, str) else "%s" for p in parts)
         self.fields = tuple(p.text for p in parts if isinstance(p, _Accessor))
 
     @property
@@ -240,30 +253,29 @@ class Template:
         parts = self._parts
         if len(parts) == 1 and isinstance(parts[0], str):
             return [parts[0]] * batch.n
-        columns = [p.column(batch) if isinstance(p, _Accessor) else None for p in parts]
-        for part, col in zip(parts, columns):
-            if isinstance(part, _Accessor) and part.namespace == "item":
-                if any(v is MISSING for v in col):
-                    for i, v in enumerate(col):
-                        if v is MISSING:
-                            batch.mark_unscored(
-                                i,
-                                Grade.unscored_because(
-                                    f"row has no field {part.text} (needed by template {self.source!r})",
-                                    error="missing_field",
-                                    field=part.text,
-                                ),
-                            )
+        columns = []
+        for part in parts:
+            if isinstance(part, str):
+                continue
+            values, missing = part.column(batch)
+            for i in missing:
+                batch.mark_unscored(
+                    i,
+                    Grade.unscored_because(
+                        f"row has no field {part.text} (needed by template {self.source!r})",
+                        error="missing_field",
+                        field=part.text,
+                    ),
+                )
+            columns.append(values)
         if len(parts) == 1:
-            col = columns[0]
-            assert col is not None
-            if text:
-                return [v if type(v) is str else _to_text(v) for v in col]
-            return col
-        out = []
-        for i in range(batch.n):
-            out.append("".join(p if c is None else _to_text(c[i]) for p, c in zip(parts, columns)))  # type: ignore[misc]
-        return out
+            return _as_texts(columns[0]) if text else columns[0]
+        # Literal text and values joined by one %-format per row: the values are substituted
+        # once and never scanned again.
+        texts = [_as_texts(c) for c in columns]
+        if len(texts) == 1:
+            return [self._format % v for v in texts[0]]
+        return [self._format % row for row in zip(*texts)]
 
     def render_one(self, sample: Any, item: Mapping[str, Any] | None = None) -> Any:
         """Render for a single sample and row; raises ``KeyError`` if the row lacks a field."""

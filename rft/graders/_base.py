@@ -31,6 +31,7 @@ from rft._template import Batch, Template
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",
+    "CheckedScores",
     "Grader",
     "Result",
     "make_async",
@@ -244,7 +245,11 @@ class Grader:
             raise GraderError(f"grader {self.name!r} was called without completions=; call it as TRL does")
         log_metric = kwargs.get("log_metric")
         n = len(completions)
-        texts = [c if type(c) is str else as_text(c) for c in completions]
+        try:
+            "".join(completions)  # a C-speed check that every completion is already a string
+            texts = completions if type(completions) is list else list(completions)
+        except TypeError:  # message lists, None, other objects
+            texts = [c if type(c) is str else as_text(c) for c in completions]
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_KWARGS and isinstance(v, Sequence) and len(v) == n}
         if prompts is not None and "prompt" not in columns and len(prompts) == n:
             columns["prompt"] = prompts
@@ -254,7 +259,7 @@ class Grader:
         """Score over-long outputs 0 before any check and hide them from the grader."""
         limit = self.max_output_chars
         texts = batch.texts
-        if not any(len(t) > limit for t in texts):
+        if not texts or max(map(len, texts)) <= limit:
             return
         kept = list(texts)
         for i, t in enumerate(texts):
@@ -333,8 +338,11 @@ class Grader:
 
     def _to_scores(self, batch: Batch, results: Sequence[Result]) -> list[float | None]:
         lo, hi = self.score_range
-        scores = [r if r is None or type(r) is float else _score_of(r) for r in results]
-        scores = [s if s is None or lo <= s <= hi else None for s in scores]  # NaN fails the comparison too
+        if type(results) is CheckedScores or _all_floats_in(results, lo, hi):
+            scores = results if type(results) is list else list(results)
+        else:
+            scores = [r if r is None or type(r) is float else _score_of(r) for r in results]
+            scores = [s if s is None or lo <= s <= hi else None for s in scores]  # NaN fails the comparison too
         if batch.fixed:
             for i, g in batch.fixed.items():
                 scores[i] = g.score
@@ -374,6 +382,23 @@ class Grader:
         if log_metric is not None and scores:
             unscored = sum(1 for s in scores if s is None)
             log_metric(f"rft/{self.name}/unscored_frac", unscored / len(scores))
+
+
+class CheckedScores(list):  # type: ignore[type-arg]
+    """Scores that a grader builds only from float literals within its range (no None, no NaN).
+
+    Returning one from ``_evaluate`` lets the TRL path skip re-validating every score.
+    """
+
+    __slots__ = ()
+
+
+def _all_floats_in(results: Sequence[Result], lo: float, hi: float) -> bool:
+    """True if every result is a float in [lo, hi]: three C-speed passes instead of a Python loop."""
+    if not results or set(map(type, results)) != {float}:
+        return False
+    total = sum(results)  # NaN or inf anywhere makes the sum non-finite
+    return math.isfinite(total) and min(results) >= lo and max(results) <= hi
 
 
 def _adopt(batch: Batch, sub: Batch, i: int) -> None:

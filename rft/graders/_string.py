@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rft._errors import ConfigError
 from rft._grade import Grade
 from rft._template import Batch, Template
-from rft.graders._base import Grader, Result
+from rft.graders._base import CheckedScores, Grader, Result
 from rft.graders._registry import register_grader
 
 __all__ = ["StringCheck"]
@@ -70,7 +70,9 @@ class StringCheck(Grader):
         refs = self._reference.render(batch, text=True)
         op = self._op
         if not rich:
-            return [1.0 if op(a, b) else 0.0 for a, b in zip(inputs, refs)]
+            if op is _eq:  # the common case, inlined: no function call per row
+                return CheckedScores([1.0 if a == b else 0.0 for a, b in zip(inputs, refs)])
+            return CheckedScores([1.0 if op(a, b) else 0.0 for a, b in zip(inputs, refs)])
         out: list[Result] = []
         for a, b in zip(inputs, refs):
             ok = op(a, b)
