@@ -8,6 +8,7 @@ A suite is YAML (or JSON)::
     target: default                   # default | MODEL_FOLDER | openai:MODEL@URL | {outputs: FILE.jsonl}
     samples_per_item: 1
     generation: {max_new_tokens: 64, temperature: 0, seed: 0, batch_size: 16}
+    split: eval                       # optional: only rows whose "split" field equals this
     limit: 50                         # optional: first N rows only
     graders:
       - answer_in_tags                # a catalogue name
@@ -45,7 +46,7 @@ _THRESHOLD_KEYS = ("min_score", "min_pass_rate", "max_regression")
 _GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
 _SUITE_KEYS = (
     "name", "description", "data", "prompt_field", "id_field", "target", "samples_per_item", "generation",
-    "limit", "graders", "thresholds", "baseline", "max_regression",
+    "limit", "split", "graders", "thresholds", "baseline", "max_regression",
 )
 
 
@@ -165,6 +166,7 @@ class Suite:
     prompt_field: str = dataclasses.field(default="prompt", metadata={"help": "Column holding the prompt."})
     id_field: str = dataclasses.field(default="id", metadata={"help": "Column holding a row id."})
     limit: int | None = dataclasses.field(default=None, metadata={"help": "Evaluate the first N rows only."})
+    split: str | None = dataclasses.field(default=None, metadata={"help": "Only rows whose 'split' field equals this."})
     source: str | None = dataclasses.field(default=None, metadata={"help": "The suite file, if any."})
 
     @classmethod
@@ -246,6 +248,7 @@ class Suite:
             prompt_field=data.get("prompt_field", "prompt"),
             id_field=data.get("id_field", "id"),
             limit=data.get("limit"),
+            split=data.get("split"),
             source=source,
         )
 
@@ -276,9 +279,16 @@ class Suite:
                     raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
         except ConfigError as exc:
             raise exc.in_source(self.source) if self.source else exc from None
+        rows: Any = self.data
+        if self.split is not None:
+            from rft._data import load_rows
+
+            rows = [r for r in load_rows(self.data) if r.get("split") == self.split]
+            if not rows:
+                raise ConfigError(f"no row has split {self.split!r}", "split")
         report = evaluate(
             self.target if target is None else target,
-            self.data,
+            rows,
             graders,
             samples_per_item=self.samples_per_item,
             prompt_field=self.prompt_field,

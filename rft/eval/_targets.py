@@ -18,6 +18,7 @@ Every target reports ``describe()``, a JSON-ready dict recorded in the report.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -288,10 +289,17 @@ class Outputs(Target):
 
             assert self.path is not None
             outputs = read_jsonl_values(self.path)
+            ids = {json.dumps(r.get("id")) for r in rows if "id" in r}
+            if len(ids) == len(rows) and all(isinstance(o, Mapping) and "id" in o for o in outputs):
+                # Joined by id: the file may cover more rows than are evaluated (a split, a --limit).
+                outputs = [o for o in outputs if json.dumps(o["id"]) in ids]
             samples, items, _ = align_outputs(rows, outputs, field=self.field, source=str(self.path))
             index = {id(row): i for i, row in enumerate(rows)}
             for sample, item in zip(samples, items):
                 by_row[index[id(item)]].append(sample if isinstance(sample, str) else _output_text(sample))
+        for i, outs in enumerate(by_row):
+            if not outs:
+                raise DataError(f"row {i} (id {rows[i].get('id')!r}) has no output in {self.describe().get('path', self.column)}")
         self._by_row = by_row
 
     def outputs_for(self, row: int) -> list[str]:

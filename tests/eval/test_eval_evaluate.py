@@ -278,3 +278,12 @@ def test_sub_grader_rows_follow_their_parent():
     names = [(s.grader, s.depth) for s in report.stats]
     assert names[0] == ("both", 0) and ("both.a", 1) in names and ("both.b", 1) in names
     assert report["both.b"].mean == 0.0 and report["both.a"].mean == pytest.approx(1 / 3)
+
+
+def test_outputs_file_may_cover_more_rows_but_not_fewer(tmp_path):
+    path = tmp_path / "outs.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "output": "yes"}) + "\n" for i in "abcxyz"))
+    assert evaluate(Outputs(path), ROWS[:2], MATCH, progress=False)["match"].n == 2  # x, y, z: other rows, ignored
+    path.write_text(json.dumps({"id": "a", "output": "yes"}) + "\n")
+    with pytest.raises(DataError, match=r"row 1 \(id 'b'\) has no output in"):
+        evaluate(Outputs(path), ROWS[:2], MATCH, progress=False)
