@@ -119,14 +119,18 @@ def strip_think(text: str) -> str:
 _strip_think = strip_think  # for functions whose `strip_think` argument shadows the name
 
 
-def _answer_tags(text: str, tag: str) -> str | None:
-    opening = f"<{tag}>"
-    start = text.rfind(opening)
-    if start < 0:
-        return None
-    start += len(opening)
-    end = text.find(f"</{tag}>", start)
-    return (text[start:] if end < 0 else text[start:end]).strip()
+def _answer_tags(tag: str) -> Callable[[str], str | None]:
+    opening, closing, skip = f"<{tag}>", f"</{tag}>", len(tag) + 2
+
+    def answer_tags(text: str) -> str | None:
+        start = text.rfind(opening)
+        if start < 0:
+            return None
+        start += skip
+        end = text.find(closing, start)
+        return (text[start:] if end < 0 else text[start:end]).strip()
+
+    return answer_tags
 
 
 # One character class, no quantifier: matches are single characters, trivially linear.
@@ -308,7 +312,7 @@ class Extractor:
     'hash'
     """
 
-    __slots__ = ("_fn", "argument", "method", "strip_think")
+    __slots__ = ("argument", "function", "method", "strip_think")
 
     def __init__(self, method: str, argument: Any = None, *, strip_think: bool = False, field: str = "extract"):
         if method not in EXTRACT_METHODS:
@@ -331,9 +335,7 @@ class Extractor:
             if not isinstance(tag, str) or not tag or any(c in tag for c in "<>/ \t\n"):
                 raise ConfigError(f"answer_tags takes a tag name such as 'answer', got {tag!r}", field)
 
-            def fn(text: str, _tag: str = tag) -> str | None:
-                return _answer_tags(text, _tag)
-
+            fn = _answer_tags(tag)
         elif method == "boxed":
             fn = _boxed
         elif method == "hash":
@@ -352,7 +354,8 @@ class Extractor:
             def fn(text: str, _inner: Callable[[str], str | None] = inner) -> str | None:
                 return _inner(_strip_think(text))
 
-        self._fn = fn
+        #: The bare ``text -> answer | None`` function (hot loops call it without the method hop).
+        self.function = fn
 
     @classmethod
     def from_spec(cls, spec: Any, *, strip_think: bool = False, field: str = "extract") -> Extractor | None:
@@ -376,7 +379,7 @@ class Extractor:
         return self.method if self.argument is None else {self.method: self.argument}
 
     def __call__(self, text: str) -> str | None:
-        return self._fn(text)
+        return self.function(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.method, self.argument, self.strip_think))

@@ -297,22 +297,29 @@ class ExactMatch(Grader):
         if extractor is None:
             steps = [f for f in (before, after) if f is not None]
             return _compose(steps) or str  # type: ignore[return-value]
-        if before is None and after is None:
-            return extractor
+        find = extractor.function
+        if after is None:
+            if before is None:
+                return find
+            if before is normalize_text:
+                # The common case, kept to one call: NFKC and zero-width removal are no-ops on ASCII.
+                def side(text: str) -> str | None:
+                    return find(text.strip() if text.isascii() else normalize_text(text))
+
+                return side
+
+            def side(text: str) -> str | None:
+                return find(before(text))
+
+            return side
 
         def side(text: str) -> str | None:
             if before is not None:
                 text = before(text)
-            found = extractor(text)
-            if found is None or after is None:
-                return found
-            return after(found)
+            found = find(text)
+            return None if found is None else after(found)
 
         return side
-
-    @property
-    def _can_miss(self) -> bool:
-        return self._extractor is not None or self._ref_extractor is not None
 
     def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         inputs = self._input.render(batch, text=True)
@@ -324,9 +331,10 @@ class ExactMatch(Grader):
         else:
             references = list(map(self._ref, refs))
         f = self._answer
-        if not rich and not self.numeric and not self._can_miss:
-            # The TRL hot loop: one comprehension. For the default (normalize only) the ASCII case
-            # of normalize_text is inlined: NFKC and zero-width removal are no-ops on ASCII.
+        if not rich and not self.numeric and self._ref_extractor is None:
+            # The TRL hot loop: one comprehension (an answer not found is None, which equals no
+            # reference string). For the default (normalize only) the ASCII case of normalize_text
+            # is inlined: NFKC and zero-width removal are no-ops on ASCII.
             if f is normalize_text:
                 return [1.0 if (a.strip() if a.isascii() else f(a)) == b else 0.0 for a, b in zip(inputs, references)]
             return [1.0 if f(a) == b else 0.0 for a, b in zip(inputs, references)]
