@@ -11,7 +11,6 @@ import random
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "sample_outputs"
 
 ANSWER_INSTRUCTION = "Put only the final number inside <answer></answer> tags."
 
@@ -21,7 +20,7 @@ def write(path: Path, rows: list[dict]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows):3d} rows to {path.relative_to(HERE.parent)}")
+    print(f"wrote {len(rows):3d} rows to {path}")
 
 
 def user(content: str) -> list[dict]:
@@ -282,17 +281,20 @@ def format_outputs(rows: list[dict]) -> list[dict]:
     return out
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> None:
+    """Write every dataset and its sample outputs under ``folder`` (default: this data/ folder)."""
+    folder = Path(folder)
+    out = folder / "sample_outputs"
     rng = random.Random(20240601)
     arithmetic = arithmetic_rows(rng)
-    write(HERE / "arithmetic.jsonl", arithmetic)
-    write(OUT / "arithmetic.jsonl", arithmetic_outputs(arithmetic, rng))
+    write(folder / "arithmetic.jsonl", arithmetic)
+    write(out / "arithmetic.jsonl", arithmetic_outputs(arithmetic, rng))
     extraction = json_rows(rng)
-    write(HERE / "json_extraction.jsonl", extraction)
-    write(OUT / "json_extraction.jsonl", json_outputs(extraction))
+    write(folder / "json_extraction.jsonl", extraction)
+    write(out / "json_extraction.jsonl", json_outputs(extraction))
     formats = format_rows()
-    write(HERE / "format_following.jsonl", formats)
-    write(OUT / "format_following.jsonl", format_outputs(formats))
+    write(folder / "format_following.jsonl", formats)
+    write(out / "format_following.jsonl", format_outputs(formats))
 
 
 if __name__ == "__main__":
