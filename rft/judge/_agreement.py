@@ -59,7 +59,7 @@ def judge_agreement(
     >>> from rft.judge import ScriptedBackend
     >>> judge = LabelModel(name="j", labels=["correct", "incorrect"], passing_labels=["correct"], cache=False,
     ...                    input=[{"role": "user", "content": "{{sample.output_text}}"}],
-    ...                    backend=ScriptedBackend(lambda text: "Label: correct" if "4" in text else "Label: incorrect"))
+    ...                    backend=ScriptedBackend(lambda text: "Label: correct" if "\\n4\\n" in text else "Label: incorrect"))
     >>> r = judge_agreement(judge, [{"output": "4", "label": "correct"}, {"output": "5", "label": "incorrect"}])
     >>> r["accuracy"], r["kappa"]
     (1.0, 1.0)

@@ -215,15 +215,13 @@ class LocalBackend(Backend):
                 groups.setdefault(key, []).append(i)
             replies: list[JudgeReply | None] = [None] * len(items)
             for (max_new, temperature, top_p), idx in groups.items():
-                msgs = [items[i][0].message_dicts() for i in idx]
-                outs = generate(model, tokenizer, msgs, max_new_tokens=max_new, temperature=temperature,
-                                top_p=top_p, batch_size=self.batch_size)
+                prompts = [_prompt(tokenizer, items[i][0]) for i in idx]
+                outs = generate(model, tokenizer, [p for p, _ in prompts], max_new_tokens=max_new,
+                                temperature=temperature, top_p=top_p, batch_size=self.batch_size)
                 self.batches_run += 1
                 latency = time.perf_counter() - start
-                for i, out in zip(idx, outs):
-                    text = out[0]
-                    prompt = tokenizer.apply_chat_template(items[i][0].message_dicts(), tokenize=False,
-                                                           add_generation_prompt=True)
+                for i, out, (prompt, prefill) in zip(idx, outs, prompts):
+                    text = prefill + out[0]
                     replies[i] = JudgeReply(
                         text,
                         prompt_tokens=len(tokenizer(prompt, add_special_tokens=False)["input_ids"]),
@@ -238,6 +236,17 @@ class LocalBackend(Backend):
                     future.set_result(JudgeReply.failed(
                         "backend_error", f"local judge {self.model!r} failed: {type(exc).__name__}: {exc}",
                         latency_s=time.perf_counter() - start))
+
+
+def _prompt(tokenizer: Any, request: JudgeRequest) -> tuple[str, str]:
+    """The prompt text and the assistant prefill: a final assistant message is continued, not
+    answered (the reply then starts with it), which lets a small model be led to ``Score:``."""
+    messages = request.message_dicts()
+    prefill = ""
+    if len(messages) > 1 and messages[-1]["role"] == "assistant":
+        prefill = messages.pop()["content"]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + prefill, prefill
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JudgeCache", "cache_key", "default_cache_path"]
+__all__ = ["JudgeCache", "cache_key", "default_cache_path", "message_key"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -48,6 +48,12 @@ def cache_key(backend: str, model: str, messages: Any, params: Any, version: str
     """
     blob = json.dumps([backend, model, messages, params, version], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def message_key(prefix: str, messages: tuple[tuple[str, str], ...]) -> str:
+    """The content address of ``messages`` under a :func:`cache_key` ``prefix`` (backend, model,
+    params, version). ``repr`` of a tuple of strings is unambiguous and much cheaper than JSON."""
+    return hashlib.sha256(f"{prefix}\x00{messages!r}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class JudgeCache:

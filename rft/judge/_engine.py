@@ -8,7 +8,7 @@ from typing import Any
 
 from rft._grade import Grade
 from rft.judge._backends import Backend, JudgeReply, JudgeRequest
-from rft.judge._cache import JudgeCache, cache_key
+from rft.judge._cache import JudgeCache, cache_key, message_key
 
 __all__ = ["ask", "judge_stats"]
 
@@ -21,7 +21,14 @@ async def ask(
     if not requests:
         return []
     identity = backend.identity()
-    keys = [cache_key(identity, r.model, r.messages, r.params, version) for r in requests]
+    prefixes: dict[tuple[str, int], str] = {}  # requests of one grader share model and params objects
+    keys = []
+    for r in requests:
+        slot = (r.model, id(r.params))
+        prefix = prefixes.get(slot)
+        if prefix is None:
+            prefix = prefixes[slot] = cache_key(identity, r.model, None, r.params, version)
+        keys.append(message_key(prefix, r.messages))
     unique: dict[str, JudgeRequest] = {}
     for key, req in zip(keys, requests):
         unique.setdefault(key, req)

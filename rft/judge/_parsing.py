@@ -9,6 +9,7 @@ never clipped. Patterns are RE2 (linear time) and the reply is capped before any
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ def _structured(text: str) -> tuple[bool, Any]:
     return False, None
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of its arguments; cache hits repeat replies
 def parse_score(text: str, lo: float = 0.0, hi: float = 1.0) -> Verdict:
     """The judge's numeric verdict, or why there is none.
 
@@ -148,6 +150,11 @@ def parse_label(text: str, labels: Sequence[str]) -> Verdict:
     >>> parse_label("Label: maybe", ["yes", "no"]).error
     'invalid_label'
     """
+    return _parse_label(text, tuple(labels))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_label(text: str, labels: tuple[str, ...]) -> Verdict:
     text = normalize_text(_tail(text or ""))
     by_key = {_label_key(label): label for label in labels}
     found, result = _structured(text)
