@@ -21,12 +21,24 @@ from typing import Any
 
 __all__ = ["register", "run"]
 
+_DESCRIPTION = """\
+Grade saved model outputs against their dataset rows and print, per grader: n, mean score,
+pass rate (both over scored samples) and unscored samples by kind.
+
+The outputs file has one line per output: a JSON string, or an object holding the output under
+--output-field (text, a chat message list or {"output_text": ...}). When every output and every
+row has an "id" field, outputs join rows by id (several outputs per row are fine); otherwise
+output line i goes with row i. Without --outputs the data rows carry the outputs themselves.
+
+exit status: 0 done; 1 a --min-score/--min-pass-rate threshold was not met; 2 usage, config or
+data error."""
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "grade",
         help="grade saved model outputs with one or more graders and print a summary",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -44,7 +56,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--trust-code", action="store_true", help="allow graders that run Python source from their config")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="outputs graded per call (default: 64)")
     p.add_argument("--min-score", type=float, metavar="X", help="exit 1 if any grader's mean score is below X")
-    p.add_argument("--min-pass-rate", type=float, metavar="X", help="exit 1 if any grader's pass rate is below X (0..1)")
+    p.add_argument("--min-pass-rate", type=_fraction, metavar="X", help="exit 1 if any grader's pass rate is below X (0..1)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
@@ -54,6 +66,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a pass rate is between 0 and 1, got {value:g} (write 0.8, not 80)")
     return value
 
 

@@ -188,6 +188,7 @@ def test_graders_name_shows_the_file_and_unknown_name_is_an_error():
         pytest.param(["grade", "--grader", "answer_in_tags"], 2, id="missing-required-data"),
         pytest.param(["frobnicate"], 2, id="unknown-command"),
         pytest.param(["grade", "-g", "x", "-d", "y", "--batch-size", "0"], 2, id="bad-batch-size"),
+        pytest.param(["grade", "-g", "x", "-d", "y", "--min-pass-rate", "80"], 2, id="pass-rate-as-percent"),
     ],
 )
 def test_usage_exit_codes_in_process(argv, code, capsys):
