@@ -19,12 +19,14 @@ N_ROWS = 8
 
 
 def _graders() -> list[rft.Grader]:
-    # Three graders of the kinds a user mixes: a format check, a reference check that reads a
-    # dataset column through a template, and one likely to vary within a group of random outputs
-    # (so the advantage is non-zero and the weights must move).
+    # Three grader types a user mixes: a format check (regex), a reference check that reads a
+    # dataset column through a template (exact_match), and one likely to vary within a group of
+    # random outputs (string_check), so the advantage is non-zero and the weights must move.
     return [
-        rft.StringCheck(name="has_tag", reference="<answer>", operation="like"),
-        rft.StringCheck(name="says_answer", reference="{{item.answer}}", operation="like"),
+        rft.load_grader({"type": "regex", "name": "has_tag", "pattern": "<answer>"}),
+        rft.load_grader(
+            {"type": "exact_match", "name": "correct", "reference": "{{item.answer}}", "extract": "last_number", "numeric": True}
+        ),
         rft.StringCheck(name="has_letter_e", reference="e", operation="ilike"),
     ]
 

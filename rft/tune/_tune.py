@@ -1,0 +1,207 @@
+"""`rft.tune`: GRPO with rft graders as the rewards, on TRL's ``GRPOTrainer``.
+
+One reward function per grader (unique names, so TRL logs ``rewards/<name>/mean`` for each),
+weights through ``reward_weights``, judges as async rewards, the unscored policy of
+:mod:`rft.tune._rewards`, an optional pre-flight signal check, optional LoRA. Runs unchanged under
+``torchrun`` / ``accelerate launch``: TRL splits the batch over ranks and gathers the rewards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rft._errors import DataError
+
+__all__ = ["TuneResult", "tune"]
+
+
+@dataclasses.dataclass
+class TuneResult:
+    """What :func:`rft.tune` returns: the tuned model and what happened on the way."""
+
+    model: Any = dataclasses.field(repr=False)
+    tokenizer: Any = dataclasses.field(repr=False)
+    reward_names: list[str]
+    steps: int
+    log_history: list[dict[str, Any]] = dataclasses.field(repr=False)
+    preflight: Any = dataclasses.field(default=None, repr=False)
+    output_dir: str = ""
+    seconds: float = 0.0
+    unscored: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def curve(self, key: str) -> list[tuple[int, float]]:
+        """``(step, value)`` pairs of a logged metric, e.g. ``"reward"`` or ``"rewards/fmt/mean"``."""
+        return [(int(e["step"]), float(e[key])) for e in self.log_history if key in e and e[key] is not None and "step" in e]
+
+    def reward_curves(self) -> dict[str, list[tuple[int, float]]]:
+        """The mean reward per step of every grader, plus the weighted total under ``"reward"``."""
+        out = {name: self.curve(f"rewards/{name}/mean") for name in self.reward_names}
+        out["reward"] = self.curve("reward")
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Save the tuned model and tokenizer (LoRA adapters merged) as a plain model folder."""
+        path = Path(path)
+        model = self.model
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        return path
+
+    def summary(self) -> str:
+        curves = self.reward_curves()
+        parts = []
+        for name, pts in curves.items():
+            if pts:
+                parts.append(f"{name} {pts[0][1]:.3f} -> {pts[-1][1]:.3f}")
+        return f"tuned {self.steps} steps in {self.seconds:.0f}s: " + ", ".join(parts)
+
+
+def _check_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if not rows:
+        raise DataError("the training data has no rows")
+    for i, row in enumerate(rows):
+        prompt = row.get("prompt")
+        if isinstance(prompt, str) and prompt:
+            continue
+        if isinstance(prompt, list) and prompt and all(isinstance(m, Mapping) and "role" in m and "content" in m for m in prompt):
+            continue
+        raise DataError(
+            f"row {i}: needs a 'prompt' field holding a non-empty string or a list of chat messages "
+            f"({{'role': ..., 'content': ...}}), got {type(prompt).__name__ if prompt is not None else 'nothing'}; "
+            "rename your question column to 'prompt'"
+        )
+    kinds = {isinstance(r["prompt"], str) for r in rows}
+    if len(kinds) > 1:
+        raise DataError("mix of plain-text and chat prompts: use one kind for the whole dataset")
+    return [dict(r) for r in rows]
+
+
+def _load(model: Any, tokenizer: Any) -> tuple[Any, Any]:
+    from rft.models import load_model
+
+    if tokenizer is not None:
+        return load_model((model, tokenizer))
+    if isinstance(model, tuple):
+        return load_model(model)
+    return load_model(model)
+
+
+class _Progress:
+    """A TrainerCallback (built lazily: transformers is heavy) printing one line per logged step."""
+
+    @staticmethod
+    def make(names: list[str], total: int) -> Any:
+        from transformers import TrainerCallback
+
+        class Progress(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+                if not state.is_world_process_zero or not logs or "reward" not in logs:
+                    return
+                parts = [f"step {state.global_step}/{total}", f"reward {logs['reward']:.3f}"]
+                for n in names:
+                    v = logs.get(f"rewards/{n}/mean")
+                    if v is not None:
+                        parts.append(f"{n} {v:.3f}")
+                print("  " + "  ".join(parts), flush=True)
+
+        return Progress()
+
+
+def tune(
+    model: Any,
+    data: Any,
+    graders: Any,
+    config: Any = None,
+    *,
+    weights: Any = None,
+    tokenizer: Any = None,
+    callbacks: Sequence[Any] = (),
+    resume_from_checkpoint: str | bool | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> TuneResult:
+    """Tune ``model`` with GRPO on ``data``, rewarding completions with ``graders``.
+
+    - ``model``: a model object (with ``tokenizer=``), a ``(model, tokenizer)`` pair, a local
+      folder, or ``"default"`` for the embedded SmolLM2-135M-Instruct.
+    - ``data``: rows with a ``prompt`` (text or chat messages) and whatever fields the graders'
+      templates read (a JSONL path, list of dicts or ``datasets.Dataset``).
+    - ``graders``: grader objects, config dicts, catalogue names, or plain TRL reward functions.
+    - ``weights``: a list, or ``{grader_name: weight}`` (missing names weigh 1).
+    - ``config``: a :class:`~rft.TuneConfig` (or a dict); keyword ``overrides`` replace its fields.
+
+    Raises :class:`~rft.tune.NoSignalError` when the pre-flight check finds no signal and
+    :class:`~rft.tune.TooManyUnscoredError` when graders cannot score a batch.
+
+    >>> import rft
+    >>> from rft.testing import tiny_model
+    >>> rows = [{"prompt": f"Say {i}", "answer": str(i)} for i in range(4)]
+    >>> fmt = rft.StringCheck(name="has_e", reference="e", operation="ilike")
+    >>> result = rft.tune(tiny_model(), rows, [fmt], max_steps=1, num_generations=2,
+    ...                   per_device_train_batch_size=2, max_completion_length=4, preflight=False,
+    ...                   output_dir=__import__("tempfile").mkdtemp())
+    >>> result.steps, result.reward_names
+    (1, ['has_e'])
+    """
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from rft._data import load_rows
+    from rft.tune._config import TuneConfig
+    from rft.tune._preflight import preflight as run_preflight
+    from rft.tune._rewards import reward_functions, reward_weights
+
+    if config is None:
+        config = TuneConfig()
+    elif isinstance(config, Mapping):
+        config = TuneConfig.from_dict(config)
+    if overrides:
+        config = config.replace(**overrides)
+    model, tokenizer = _load(model, tokenizer)
+    rows = _check_rows(load_rows(data))
+    rewards = reward_functions(graders, max_unscored_frac=config.max_unscored_frac, log_reasons=config.log_completions)
+    ws = reward_weights(rewards, weights)
+
+    report = None
+    if config.preflight:
+        report = run_preflight((model, tokenizer), rows, [r.grader for r in rewards], config, weights=ws)
+        if progress:
+            print(report, flush=True)
+        report.raise_if_no_signal()
+
+    args = config.grpo_config(reward_weights=ws) if ws is not None else config.grpo_config()
+    cbs = list(callbacks)
+    if progress:
+        cbs.append(_Progress.make([r.name for r in rewards], config.max_steps))
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=rewards,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        peft_config=config.peft_config(),
+        callbacks=cbs or None,
+    )
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # raw log dicts; progress=True prints a readable line instead
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    seconds = time.perf_counter() - start
+    return TuneResult(
+        model=trainer.model,
+        tokenizer=tokenizer,
+        reward_names=[r.name for r in rewards],
+        steps=int(trainer.state.global_step),
+        log_history=list(trainer.state.log_history),
+        preflight=report,
+        output_dir=str(args.output_dir),
+        seconds=seconds,
+        unscored={r.name: r.unscored for r in rewards},
+    )
