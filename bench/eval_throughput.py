@@ -67,7 +67,7 @@ def main() -> None:
     graders = ["answer_in_tags", "answer_matches_reference"]
     print(f"model: {params / 1e6:.0f}M parameters, fp32, torch threads {torch.get_num_threads()}; "
           f"{len(prompts)} prompts, max_new_tokens {args.max_new_tokens}, greedy")
-    print(f"FLOP limit: {limit:.0f} tok/s at {args.gflops:g} GFLOP/s (2 x params FLOP per token)\n")
+    print(f"FLOP limit: {limit:.0f} tok/s at {args.gflops:g} GFLOP/s (2 x params FLOP per token)\n", flush=True)
 
     def run_rft(batch_size):
         t0 = time.perf_counter()
@@ -89,26 +89,26 @@ def main() -> None:
     results[f"one at a time ({args.single} prompts)"] = (toks, time.perf_counter() - t0)
 
     rate = {name: t / s for name, (t, s) in results.items()}
-    print(f"{'run':<32} {'tokens':>7} {'seconds':>8} {'tok/s':>7} {'of limit':>9}")
+    print(f"{'run':<32} {'tokens':>7} {'seconds':>8} {'tok/s':>7} {'of limit':>9}", flush=True)
     for name, (t, s) in results.items():
-        print(f"{name:<32} {t:>7} {s:>8.2f} {rate[name]:>7.1f} {rate[name] / limit:>8.1%}")
+        print(f"{name:<32} {t:>7} {s:>8.2f} {rate[name]:>7.1f} {rate[name] / limit:>8.1%}", flush=True)
     hand = rate["hand-written batched loop"]
     single = rate[f"one at a time ({args.single} prompts)"]
     ours = rate["rft.evaluate"]
-    print(f"\nrft.evaluate / hand-written loop: {ours / hand:.2f}x (goal >= 0.95x)")
-    print(f"rft.evaluate / one at a time:     {ours / single:.2f}x (goal >= 4x)")
+    print(f"\nrft.evaluate / hand-written loop: {ours / hand:.2f}x (goal >= 0.95x)", flush=True)
+    print(f"rft.evaluate / one at a time:     {ours / single:.2f}x (goal >= 4x)", flush=True)
 
     sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     if sizes:
-        print(f"\nbatch-size sweep of rft.evaluate ({len(prompts)} prompts):")
-        print(f"{'batch':>5} {'tokens':>7} {'seconds':>8} {'tok/s':>7} {'of limit':>9}")
+        print(f"\nbatch-size sweep of rft.evaluate ({len(prompts)} prompts):", flush=True)
+        print(f"{'batch':>5} {'tokens':>7} {'seconds':>8} {'tok/s':>7} {'of limit':>9}", flush=True)
         best = None
         for b in sizes:
             t, s = run_rft(b)
             r = t / s
             best = max(best or (0, b), (r, b))
-            print(f"{b:>5} {t:>7} {s:>8.2f} {r:>7.1f} {r / limit:>8.1%}")
-        print(f"closest to the FLOP limit: batch {best[1]} at {best[0]:.1f} tok/s ({best[0] / limit:.1%})")
+            print(f"{b:>5} {t:>7} {s:>8.2f} {r:>7.1f} {r / limit:>8.1%}", flush=True)
+        print(f"closest to the FLOP limit: batch {best[1]} at {best[0]:.1f} tok/s ({best[0] / limit:.1%})", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from rft._grade import Grade
 from rft._template import Template
 from rft.eval._report import ItemResult, Report
 from rft.eval._store import ResultStore
-from rft.eval._targets import GenerationParams, Outputs, Target, as_target
+from rft.eval._targets import GenerationParams, Outputs, as_target
 from rft.graders._base import Grader
 
 __all__ = ["check_rows", "evaluate", "grader_item_fields", "load_graders"]

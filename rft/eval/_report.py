@@ -126,6 +126,8 @@ def _judge_stats(grades: Sequence[Grade]) -> dict[str, Any] | None:
         d = g.details
         lat = d.get("latency_s", d.get("latency"))
         tok = d.get("tokens")
+        if tok is None and ("prompt_tokens" in d or "completion_tokens" in d):  # rft's model graders
+            tok = {"prompt": d.get("prompt_tokens") or 0, "completion": d.get("completion_tokens") or 0}
         hit = d.get("cache_hit")
         if lat is not None or tok is not None or hit is not None:
             seen = True

@@ -287,3 +287,17 @@ def test_outputs_file_may_cover_more_rows_but_not_fewer(tmp_path):
     path.write_text(json.dumps({"id": "a", "output": "yes"}) + "\n")
     with pytest.raises(DataError, match=r"row 1 \(id 'b'\) has no output in"):
         evaluate(Outputs(path), ROWS[:2], MATCH, progress=False)
+
+
+def test_a_real_score_model_judge_reports_latency_tokens_and_cache():
+    from rft.graders._model import ScoreModel
+    from rft.judge import ScriptedBackend
+
+    judge = ScoreModel(name="helpful", range=[1, 5], backend=ScriptedBackend(["Score: 4", "Score: 2", "no verdict"]),
+                       input=[{"role": "user", "content": "Rate 1-5 ({{item.answer}}): {{sample.output_text}}"}], cache=False)
+    report = evaluate(Recorder(), ROWS, judge, progress=False)
+    s = report["helpful"]
+    # Rows a and c render the same judge prompt: asked once, the repeat is served as a cache hit.
+    assert s.n == 3 and s.judge["calls"] == 3 and s.judge["cache_hits"] == 1
+    assert s.judge["latency_mean_s"] is not None and s.scored == 3
+    assert "judge calls" in report.table()

@@ -24,10 +24,18 @@ def _suite(folder: Path, name: str, min_pass_rate: float) -> Path:
     return path
 
 
+def _entry_point_installed() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "rft.testing.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
 def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    # Installed rft registers the plugin through its pytest11 entry point; otherwise load it by name.
+    plugin = [] if _entry_point_installed() else ["-p", "rft.testing.pytest_plugin"]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "rft.testing.pytest_plugin", "-p", "no:cacheprovider", "-q", *args],
+        [sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", "-q", *args],
         cwd=folder, capture_output=True, text=True, env=env, timeout=120,
     )
 
