@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "Grade": "rft._grade",
     "Grader": "rft.graders._base",
     "JsonSchema": "rft.graders._json_schema",
+    "PythonGrader": "rft.graders._python",
     "GraderError": "rft._errors",
     "Regex": "rft.graders._regex",
     "RftError": "rft._errors",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft.graders._multi import Multi
     from rft.graders._exact import ExactMatch
     from rft.graders._json_schema import JsonSchema
+    from rft.graders._python import PythonGrader
     from rft.graders._regex import Regex
     from rft.graders._registry import grader_types, load_grader, register_grader
     from rft.graders._similarity import TextSimilarity
