@@ -304,6 +304,7 @@ def tune_until(
     keep_rejected: bool = False,
     progress: bool = True,
     tokenizer: Any = None,
+    time_budget_s: float | None = None,
 ) -> UntilResult:
     """Tune in rounds, keeping a round only when ``target`` improved and no guard regressed.
 
@@ -321,12 +322,15 @@ def tune_until(
     - ``output_dir``: the best model (``best/``), per-round models and evaluations, ``state.json``
       and the tuning report (``report.json``, ``report.md``, ``report.html``, ``report.png``).
       With ``resume=True`` an existing run in that folder continues after its last finished phase.
+    - ``time_budget_s``: start no new round when the last round's duration would overrun this
+      many seconds since the call began (the run then stops as if the rounds had run out).
 
     The returned :class:`UntilResult` names the best model folder and holds the report.
     """
     from rft.tune._config import TuneConfig
     from rft.tune._report import write_report
 
+    started = time.perf_counter()
     if keep_if not in ("ci", "delta"):
         raise ConfigError(f"unknown keep_if {keep_if!r}; use 'ci' or 'delta'", "keep_if")
     if on_reject not in ("lower_lr", "stop", "continue"):
@@ -427,8 +431,14 @@ def tune_until(
         state["stopped"] = "target threshold already met"
         save_state()
 
+    last_round_s = 0.0
     while state["stopped"] is None and len(state["rounds"]) < rounds:
         r = len(state["rounds"]) + 1
+        if time_budget_s is not None and time.perf_counter() - started + last_round_s > time_budget_s:
+            state["stopped"] = f"time budget of {time_budget_s:.0f}s would be exceeded by round {r}"
+            save_state()
+            break
+        round_start = time.perf_counter()
         rdir = out / "rounds" / f"round_{r:03d}"
         pending = state["pending"] if state["pending"] and state["pending"]["round"] == r else None
         if pending is None:
@@ -509,7 +519,10 @@ def tune_until(
                 state["lr"] = state["lr"] * lr_factor
         save_state()
         if not keep_rejected:
-            shutil.rmtree(pending["model_dir"] if not kept else record.get("replaced") or "", ignore_errors=True)
+            doomed = record.get("replaced") if kept else pending["model_dir"]
+            if doomed:
+                shutil.rmtree(doomed, ignore_errors=True)
+        last_round_s = time.perf_counter() - round_start
     if state["stopped"] is None:
         state["stopped"] = f"{rounds} rounds done"
         save_state()
