@@ -58,6 +58,16 @@ _LAZY: dict[str, str] = {
     "list_catalogue": "rft._catalogue",
     "load_grader": "rft.graders._registry",
     "register_grader": "rft.graders._registry",
+    "tune": "rft.tune",
+    "tune_until": "rft.tune",
+    "preflight": "rft.tune",
+    "TuneConfig": "rft.tune",
+    "TuneResult": "rft.tune",
+    "PreflightReport": "rft.tune",
+    "UntilResult": "rft.tune",
+    "GateSuite": "rft.tune",
+    "NoSignalError": "rft.tune",
+    "TooManyUnscoredError": "rft.tune",
 }
 
 __all__ = sorted(_LAZY)
@@ -98,3 +108,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft.graders._registry import grader_types, load_grader, register_grader
     from rft.graders._similarity import TextSimilarity
     from rft.graders._string import StringCheck
+    from rft.tune import (
+        GateSuite,
+        NoSignalError,
+        PreflightReport,
+        TooManyUnscoredError,
+        TuneConfig,
+        TuneResult,
+        UntilResult,
+        preflight,
+        tune,
+        tune_until,
+    )
