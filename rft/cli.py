@@ -34,6 +34,7 @@ _COMMANDS: tuple[str, ...] = (
     "rft._cli_grade",
     "rft._cli_graders",
     "rft._cli_judge",
+    "rft._cli_tune",
 )
 
 

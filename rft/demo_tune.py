@@ -9,8 +9,8 @@ something to reinforce. Graded by the catalogue grader ``answer_in_tags``, the s
 rewards training.
 
 Guard: plain addition questions without any format instruction
-(``data/tune_guard_plain_sum.jsonl``), graded by the last number in the answer: learning the
-format must not cost the model its arithmetic.
+(``data/tune_guard_plain_sum.jsonl``), graded by whether the answer states the correct sum: learning
+the format must not cost the model its arithmetic.
 
 Run: ``python -m rft.demo_tune [--out results/tune] [--minutes 20]``; the lead's ``rft.demo``
 calls :func:`stage`.
@@ -29,11 +29,11 @@ __all__ = ["main", "stage"]
 
 TARGET_GRADER = "answer_in_tags"
 GUARD_GRADER = {
-    "type": "exact_match",
-    "name": "sum_correct",
+    "type": "string_check",
+    "name": "states_sum",
+    "input": "{{sample.output_text}}",
     "reference": "{{item.answer}}",
-    "extract": "last_number",
-    "numeric": True,
+    "operation": "like",
 }
 
 
@@ -72,7 +72,7 @@ def stage(out: str | Path = "results/tune", *, minutes: float = 20.0, model: Any
         "data": str(data / "tune_guard_plain_sum.jsonl"),
         "graders": [GUARD_GRADER],
         "metric": "pass_rate",
-        "max_new_tokens": 24,
+        "max_new_tokens": 48,
         "tolerance": 0.04,
         "limit": n_eval,
     }
@@ -84,7 +84,7 @@ def stage(out: str | Path = "results/tune", *, minutes: float = 20.0, model: Any
         temperature=1.0,
         beta=0.0,
         seed=0,
-        preflight_prompts=4 if quick else 8,
+        preflight_prompts=4 if quick else 6,
     )
     print(f"== pre-flight: {config.preflight_prompts} prompts x {config.k} completions ==", flush=True)
     pair = load_model(model) if not isinstance(model, tuple) else model
