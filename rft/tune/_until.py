@@ -245,10 +245,11 @@ def _fingerprint(target: GateSuite, guards: Sequence[GateSuite], settings: Mappi
     return {"target": digest(target), "guards": [digest(g) for g in guards], **settings}
 
 
-def _suite_scores(suite: GateSuite, report: Any) -> dict[str, Any]:
+def _suite_scores(suite: GateSuite, report: Any, folder: Path | None = None) -> dict[str, Any]:
     low, high = suite.ci(report)
     stats = report[suite.grader_name]
     return {
+        "report": str(folder / "report.json") if folder is not None else None,
         "suite": suite.name,
         "grader": suite.grader_name,
         "metric": suite.metric,
@@ -555,10 +556,10 @@ def _evaluate_all(
 ) -> dict[str, Any]:
     model, tokenizer = pair
     rep = target.evaluate(model, tokenizer, folder / "target", progress=progress)
-    scores = {"target": _suite_scores(target, rep), "guards": {}}
+    scores = {"target": _suite_scores(target, rep, folder / "target"), "guards": {}}
     for g in guards:
         grep = g.evaluate(model, tokenizer, folder / f"guard_{g.name}", progress=progress)
-        scores["guards"][g.name] = _suite_scores(g, grep)
+        scores["guards"][g.name] = _suite_scores(g, grep, folder / f"guard_{g.name}")
     return scores
 
 
@@ -573,7 +574,7 @@ def _decide(
     *,
     seed: int,
 ) -> tuple[bool, str, dict[str, Any]]:
-    comparison = compare_scores(best["target"]["per_item"], scores["target"]["per_item"], seed=seed)
+    comparison = _compare_reports(best["target"], scores["target"], target.grader_name, seed=seed)
     delta = comparison["delta"]
     if delta is None:
         return False, "no target item was scored in both evaluations", comparison
@@ -596,6 +597,19 @@ def _decide(
     if problems:
         return False, f"{why}, but " + "; ".join(problems), comparison
     return True, why + ("; guards within tolerance" if guards else ""), comparison
+
+
+def _compare_reports(before: Mapping[str, Any], after: Mapping[str, Any], grader: str, *, seed: int) -> dict[str, Any]:
+    """The target's change, from the evaluation module's paired comparison of the saved reports
+    (per-item mean score: the pass rate for pass/fail graders); per-item scores held in the state
+    stand in when a report file is missing."""
+    paths = [before.get("report"), after.get("report")]
+    if all(p and Path(p).is_file() for p in paths):
+        from rft.eval._compare import compare
+
+        d = compare(paths[0], paths[1], graders=[grader], seed=seed)[grader]
+        return {"delta": d.delta, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n_paired}
+    return compare_scores(before["per_item"], after["per_item"], seed=seed)
 
 
 def _public(scores: Mapping[str, Any]) -> dict[str, Any]:
