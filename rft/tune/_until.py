@@ -150,6 +150,14 @@ def as_gate_suite(spec: Any, default_name: str) -> GateSuite:
     if hasattr(spec, "data") and hasattr(spec, "graders"):  # rft.eval.Suite and look-alikes
         values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(GateSuite) if hasattr(spec, f.name)}
         values.setdefault("name", getattr(spec, "name", None) or default_name)
+        generation = getattr(spec, "generation", None) or {}
+        for key in ("max_new_tokens", "temperature"):
+            if key in generation:
+                values[key] = generation[key]
+        if getattr(spec, "split", None):  # rft.eval.Suite keeps only rows of its split
+            from rft._data import load_rows
+
+            values["data"] = [r for r in load_rows(spec.data) if r.get("split") == spec.split]
         return GateSuite(**values)
     raise ConfigError(f"cannot use a {type(spec).__name__} as a suite; pass a dict with data and graders", default_name)
 

@@ -130,3 +130,13 @@ def test_resume_after_sigkill_redoes_no_finished_work(tmp_path, tiny_model_path)
     assert after["rounds"][0] == before["rounds"][0]  # finished work kept as it was
     assert (baseline_results.stat().st_mtime_ns, baseline_results.stat().st_size) == stamp
     assert (out / "best" / "config.json").is_file() and (out / "report.md").is_file()
+
+
+def test_an_eval_suite_is_accepted_as_a_gate():
+    from rft.tune._until import as_gate_suite
+
+    suite = rft.Suite.from_dict({"name": "s", "data": ROWS, "graders": [{"type": "string_check", "name": "m", "reference": "x"}],
+                                 "generation": {"max_new_tokens": 7, "temperature": 0}, "limit": 3})
+    gate = as_gate_suite(suite, "target")
+    assert (gate.name, gate.grader_name, gate.max_new_tokens, gate.limit) == ("s", "m", 7, 3)
+    assert len(gate.rows()) == 3
