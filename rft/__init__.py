@@ -21,53 +21,65 @@ __version__ = "0.1.0"
 
 # Public name -> module that defines it. Modules are imported on first attribute access.
 _LAZY: dict[str, str] = {
+    "AllOf": "rft.graders._compose",
+    "AnyOf": "rft.graders._compose",
     "Batch": "rft._template",
+    "CallableBackend": "rft.judge._backends",
     "Comparison": "rft.eval._compare",
-    "Outputs": "rft.eval._targets",
-    "Report": "rft.eval._report",
-    "Suite": "rft.eval._suite",
-    "compare": "rft.eval._compare",
-    "evaluate": "rft.eval._evaluate",
-    "load_report": "rft.eval._report",
-    "run_suite": "rft.eval._suite",
     "ConfigError": "rft._errors",
     "DataError": "rft._errors",
     "ExactMatch": "rft.graders._exact",
+    "Gate": "rft.graders._compose",
+    "GateSuite": "rft.tune",
     "Grade": "rft._grade",
     "Grader": "rft.graders._base",
-    "JsonSchema": "rft.graders._json_schema",
-    "PythonGrader": "rft.graders._python",
     "GraderError": "rft._errors",
+    "JsonSchema": "rft.graders._json_schema",
+    "LabelModel": "rft.graders._model",
+    "LocalBackend": "rft.judge._backends",
+    "Multi": "rft.graders._multi",
+    "NoSignalError": "rft.tune",
+    "OpenAIBackend": "rft.judge._backends",
+    "Outputs": "rft.eval._targets",
+    "PreflightReport": "rft.tune",
+    "PythonGrader": "rft.graders._python",
     "Regex": "rft.graders._regex",
+    "Report": "rft.eval._report",
     "RftError": "rft._errors",
     "Sample": "rft._sample",
+    "ScoreModel": "rft.graders._model",
+    "ScriptedBackend": "rft.judge._backends",
     "StringCheck": "rft.graders._string",
+    "Suite": "rft.eval._suite",
     "Template": "rft._template",
     "TextSimilarity": "rft.graders._similarity",
-    "UntrustedCodeError": "rft._errors",
-    "AllOf": "rft.graders._compose",
-    "AnyOf": "rft.graders._compose",
-    "Gate": "rft.graders._compose",
-    "Multi": "rft.graders._multi",
-    "all_of": "rft.graders._compose",
-    "any_of": "rft.graders._compose",
-    "gate": "rft.graders._compose",
-    "weighted": "rft.graders._compose",
-    "extract_answer": "rft._extract",
-    "grader_types": "rft.graders._registry",
-    "list_catalogue": "rft._catalogue",
-    "load_grader": "rft.graders._registry",
-    "register_grader": "rft.graders._registry",
-    "tune": "rft.tune",
-    "tune_until": "rft.tune",
-    "preflight": "rft.tune",
+    "TooManyUnscoredError": "rft.tune",
     "TuneConfig": "rft.tune",
     "TuneResult": "rft.tune",
-    "PreflightReport": "rft.tune",
     "UntilResult": "rft.tune",
-    "GateSuite": "rft.tune",
-    "NoSignalError": "rft.tune",
-    "TooManyUnscoredError": "rft.tune",
+    "UntrustedCodeError": "rft._errors",
+    "all_of": "rft.graders._compose",
+    "any_of": "rft.graders._compose",
+    "compare": "rft.eval._compare",
+    "evaluate": "rft.eval._evaluate",
+    "extract_answer": "rft._extract",
+    "gate": "rft.graders._compose",
+    "grader_types": "rft.graders._registry",
+    "judge_agreement": "rft.judge._agreement",
+    "judge_stats": "rft.judge._engine",
+    "list_catalogue": "rft._catalogue",
+    "load_grader": "rft.graders._registry",
+    "load_report": "rft.eval._report",
+    "load_rows": "rft._data",
+    "preflight": "rft.tune",
+    "read_jsonl": "rft._data",
+    "register_grader": "rft.graders._registry",
+    "rubric_judge": "rft.graders._model",
+    "run_suite": "rft.eval._suite",
+    "tune": "rft.tune",
+    "tune_until": "rft.tune",
+    "weighted": "rft.graders._compose",
+    "write_jsonl": "rft._data",
 }
 
 __all__ = sorted(_LAZY)
@@ -87,27 +99,32 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rft.eval._compare import Comparison, compare
-    from rft.eval._evaluate import evaluate
-    from rft.eval._report import Report, load_report
-    from rft.eval._suite import Suite, run_suite
-    from rft.eval._targets import Outputs
     from rft._catalogue import list_catalogue
+    from rft._data import load_rows, read_jsonl, write_jsonl
     from rft._errors import ConfigError, DataError, GraderError, RftError, UntrustedCodeError
     from rft._extract import extract_answer
     from rft._grade import Grade
     from rft._sample import Sample
     from rft._template import Batch, Template
+    from rft.eval._compare import Comparison, compare
+    from rft.eval._evaluate import evaluate
+    from rft.eval._report import Report, load_report
+    from rft.eval._suite import Suite, run_suite
+    from rft.eval._targets import Outputs
     from rft.graders._base import Grader
     from rft.graders._compose import AllOf, AnyOf, Gate, all_of, any_of, gate, weighted
-    from rft.graders._multi import Multi
     from rft.graders._exact import ExactMatch
     from rft.graders._json_schema import JsonSchema
+    from rft.graders._model import LabelModel, ScoreModel, rubric_judge
+    from rft.graders._multi import Multi
     from rft.graders._python import PythonGrader
     from rft.graders._regex import Regex
     from rft.graders._registry import grader_types, load_grader, register_grader
     from rft.graders._similarity import TextSimilarity
     from rft.graders._string import StringCheck
+    from rft.judge._agreement import judge_agreement
+    from rft.judge._backends import CallableBackend, LocalBackend, OpenAIBackend, ScriptedBackend
+    from rft.judge._engine import judge_stats
     from rft.tune import (
         GateSuite,
         NoSignalError,
