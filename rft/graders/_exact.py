@@ -12,6 +12,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 from rft._errors import ConfigError
+from rft._text import clip, short_repr
 from rft._extract import ExtractionTimeout, Extractor, strip_think
 from rft._grade import Grade
 from rft._template import Batch, Template
@@ -160,16 +161,6 @@ def _bool(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"expected true or false, got {value!r}", field)
     return value
-
-
-def _short(text: str | None, limit: int = 60) -> str:
-    if text is None:
-        return "None"
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def _clip(text: str | None, limit: int = 500) -> str | None:
-    return text if text is None or len(text) <= limit else text[:limit] + "..."
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,9 +344,9 @@ class ExactMatch(Grader):
             elif a is None:
                 out.append(self._no_answer(b))
             elif a == b:
-                out.append(Grade(1.0, reason=f"answer {_short(a)} == reference {_short(b)}", details=self._details(a, b)))
+                out.append(Grade(1.0, reason=f"answer {short_repr(a)} == reference {short_repr(b)}", details=self._details(a, b)))
             else:
-                out.append(Grade(0.0, reason=f"answer {_short(a)} != reference {_short(b)}", details=self._details(a, b)))
+                out.append(Grade(0.0, reason=f"answer {short_repr(a)} != reference {short_repr(b)}", details=self._details(a, b)))
         return out
 
     def _numeric(
@@ -394,12 +385,12 @@ class ExactMatch(Grader):
             an = parse_number(a)
             details = self._details(a, b)
             if an is None:
-                grades.append(Grade(0.0, reason=f"answer {_short(a)} is not a number", details=details))
+                grades.append(Grade(0.0, reason=f"answer {short_repr(a)} is not a number", details=details))
             elif numbers_equal(an, rn, tol):
                 how = f"within {self.tolerance} of" if tol else "=="
-                grades.append(Grade(1.0, reason=f"answer {_short(a)} {how} reference {_short(b)}", details=details))
+                grades.append(Grade(1.0, reason=f"answer {short_repr(a)} {how} reference {short_repr(b)}", details=details))
             else:
-                grades.append(Grade(0.0, reason=f"answer {_short(a)} != reference {_short(b)}", details=details))
+                grades.append(Grade(0.0, reason=f"answer {short_repr(a)} != reference {short_repr(b)}", details=details))
         return grades
 
     def _crash_grade(self) -> Grade:
@@ -411,7 +402,7 @@ class ExactMatch(Grader):
         return super()._crash_grade()
 
     def _details(self, answer: str | None, reference: str | None) -> dict[str, Any]:
-        return {"answer": _clip(answer), "reference": _clip(reference)}
+        return {"answer": clip(answer), "reference": clip(reference)}
 
     def _no_answer(self, reference: str) -> Grade:
         spec = self._extractor.spec if self._extractor is not None else None
@@ -419,6 +410,6 @@ class ExactMatch(Grader):
 
     def _bad_reference(self, reference: str | None, why: str) -> Grade:
         return Grade.unscored_because(
-            f"{why}: {_short(reference)}", error="invalid_reference", reference=_clip(reference)
+            f"{why}: {short_repr(reference)}", error="invalid_reference", reference=clip(reference)
         )
 

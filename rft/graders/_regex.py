@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rft._errors import ConfigError
+from rft._text import clip, short_repr
 from rft._extract import ExtractionTimeout, _group_text, compile_re2, last_re2_match, strip_think
 from rft._grade import Grade
 from rft._template import Batch, Template
@@ -44,16 +45,6 @@ def _flag_letters(flags: Any) -> str:
                 f"unknown flag {flag!r}; use IGNORECASE (i), MULTILINE (m) or DOTALL (s)", f"flags[{i}]"
             )
     return "".join(sorted(letters))
-
-
-def _short(text: str | None, limit: int = 60) -> str:
-    if text is None:
-        return "None"
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def _clip(text: str | None, limit: int = 500) -> str | None:
-    return text if text is None or len(text) <= limit else text[:limit] + "..."
 
 
 @register_grader("regex")
@@ -228,19 +219,19 @@ class Regex(Grader):
             how = "fully match" if self.mode == "fullmatch" else "match"
             if refs is None:
                 if matched:
-                    grades.append(Grade(1.0, reason=f"pattern {_short(self.pattern)} {how}es the input"))
+                    grades.append(Grade(1.0, reason=f"pattern {short_repr(self.pattern)} {how}es the input"))
                 else:
-                    grades.append(Grade(0.0, reason=f"pattern {_short(self.pattern)} does not {how} the input"))
+                    grades.append(Grade(0.0, reason=f"pattern {short_repr(self.pattern)} does not {how} the input"))
                 continue
             ref = refs[i]
-            details = {"answer": _clip(captured), "reference": _clip(ref)}
+            details = {"answer": clip(captured), "reference": clip(ref)}
             if not matched:
                 grades.append(
-                    Grade(0.0, reason=f"no answer found: pattern {_short(self.pattern)} does not {how} the input", details=details)
+                    Grade(0.0, reason=f"no answer found: pattern {short_repr(self.pattern)} does not {how} the input", details=details)
                 )
             elif captured == ref:
-                grades.append(Grade(1.0, reason=f"captured {_short(captured)} == reference {_short(ref)}", details=details))
+                grades.append(Grade(1.0, reason=f"captured {short_repr(captured)} == reference {short_repr(ref)}", details=details))
             else:
-                grades.append(Grade(0.0, reason=f"captured {_short(captured)} != reference {_short(ref)}", details=details))
+                grades.append(Grade(0.0, reason=f"captured {short_repr(captured)} != reference {short_repr(ref)}", details=details))
         return grades
 

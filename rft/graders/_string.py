@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rft._errors import ConfigError
 from rft._grade import Grade
 from rft._template import Batch, Template
+from rft._text import short_repr
 from rft.graders._base import CheckedScores, Grader, Result
 from rft.graders._registry import register_grader
 
@@ -79,12 +80,8 @@ class StringCheck(Grader):
             out.append(
                 Grade(
                     1.0 if ok else 0.0,
-                    reason=f"{'pass' if ok else 'fail'}: input {_short(a)} {self.operation} reference {_short(b)}",
+                    reason=f"{'pass' if ok else 'fail'}: input {short_repr(a, 40)} {self.operation} reference {short_repr(b, 40)}",
                     details={"input": a[:200], "reference": b[:200]},
                 )
             )
         return out
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
