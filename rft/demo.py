@@ -1,7 +1,10 @@
 """``python -m rft.demo`` (what ``make demo`` runs): rft end to end on its own example data.
 
 The demo is a list of stages, each a function taking the shared :class:`DemoContext`; add a stage
-by appending to :data:`STAGES`. Stage 1 grades the saved sample outputs in ``data/sample_outputs``
+by appending to :data:`STAGES`. Stage 2 evaluates the model (the embedded SmolLM2-135M-Instruct by
+default) on held-out arithmetic with the same graders; stage 3 is the tuning loop of
+:mod:`rft.demo_tune` (baseline, pre-flight, ``tune_until`` with a guard suite, report and plot).
+Results go to ``results/demo``. Stage 1 grades the saved sample outputs in ``data/sample_outputs``
 with catalogue graders: right answers, wrong ones, badly formatted ones and hostile ones (prompt
 and template injection, hedged answers, NaN in JSON, 5000-deep nesting), and prints per-grader
 summaries and a per-case breakdown, so you can see what each grader rewards.
@@ -17,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STAGES", "DemoContext", "main", "stage_grade_samples"]
+__all__ = ["STAGES", "DemoContext", "main", "stage_evaluate_model", "stage_grade_samples", "stage_tune"]
 
 
 @dataclasses.dataclass
@@ -26,6 +29,11 @@ class DemoContext:
 
     data_dir: Path = dataclasses.field(metadata={"help": "The example datasets (data/)."})
     quick: bool = dataclasses.field(default=False, metadata={"help": "Smallest settings (used by tests)."})
+    out: Path = dataclasses.field(default=Path("results/demo"), metadata={"help": "Where results are written."})
+    model: Any = dataclasses.field(
+        default="default", metadata={"help": "Model to evaluate and tune: 'default' (embedded) or a folder."}
+    )
+    minutes: float = dataclasses.field(default=20.0, metadata={"help": "Wall-clock budget of the tuning stage."})
     results: dict[str, Any] = dataclasses.field(
         default_factory=dict, metadata={"help": "Stage name -> what it produced, for later stages."}
     )
@@ -110,9 +118,43 @@ def stage_grade_samples(ctx: DemoContext) -> None:
     ctx.results["grade_samples"] = produced
 
 
+def stage_evaluate_model(ctx: DemoContext) -> None:
+    """Evaluate the model on the held-out arithmetic split with the graders that later reward it."""
+    from rft._data import read_jsonl
+    from rft.eval import evaluate
+
+    rows = [r for r in read_jsonl(ctx.data_dir / "arithmetic.jsonl") if r.get("split") == "eval"]
+    if ctx.quick:
+        rows = rows[:8]
+    out = ctx.out / "eval-arithmetic"
+    print(f"model: {ctx.model}; {len(rows)} held-out arithmetic questions, greedy; results stream to {out}")
+    print("(run `make demo` again and finished work is skipped: the evaluation resumes from its results file)\n")
+    report = evaluate(
+        ctx.model,
+        rows,
+        ["answer_in_tags", "answer_matches_reference"],
+        max_new_tokens=48,
+        out=out,
+        progress=not ctx.quick,
+    )
+    print(report.to_markdown())
+    ctx.results["evaluate_model"] = report
+
+
+def stage_tune(ctx: DemoContext) -> None:
+    """Baseline -> pre-flight -> tune_until with a guard suite -> report and plot (rft.demo_tune)."""
+    from rft.demo_tune import stage
+
+    summary = stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick)
+    print(f"\nreport, plot and best model: {ctx.out / 'tune'} ({', '.join(sorted(summary['report']))})")
+    ctx.results["tune"] = summary
+
+
 #: (title, stage) in the order they run.
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Grade saved sample outputs with catalogue graders", stage_grade_samples),
+    ("Evaluate the model with the same graders", stage_evaluate_model),
+    ("Tune until the target improves and the guard holds", stage_tune),
 ]
 
 
@@ -125,9 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", action="append", metavar="N", type=int, help="run only stage N (1-based); repeatable")
     parser.add_argument("--quick", action="store_true", help="smallest settings (for tests)")
     parser.add_argument("--data-dir", type=Path, help="example data folder (default: the repository's data/)")
+    parser.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder (default: %(default)s)")
+    parser.add_argument("--model", default="default", help="'default' (embedded SmolLM2-135M-Instruct) or a model folder")
+    parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget of the tuning stage")
     args = parser.parse_args(argv)
     try:
-        ctx = DemoContext(data_dir=args.data_dir or data_dir(), quick=args.quick)
+        ctx = DemoContext(
+            data_dir=args.data_dir or data_dir(),
+            quick=args.quick,
+            out=args.out,
+            model=args.model,
+            minutes=args.minutes,
+        )
         for number, (title, stage) in enumerate(STAGES, start=1):
             if args.stage and number not in args.stage:
                 continue
