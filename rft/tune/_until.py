@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rft._errors import ConfigError, DataError
+from rft.eval._store import atomic_write_text
 
 __all__ = ["GateSuite", "RoundResult", "UntilResult", "tune_until"]
 
@@ -210,21 +211,6 @@ class UntilResult:
 # State on disk
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     """Save atomically: a half-written folder never carries the final name."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -398,7 +384,7 @@ def tune_until(
         }
 
     def save_state() -> None:
-        _atomic_write(state_path, json.dumps(state, indent=1, default=_jsonable))
+        atomic_write_text(state_path, json.dumps(state, indent=1, default=_jsonable))
 
     from rft.models import load_model
 
