@@ -235,7 +235,7 @@ def write_report(
     state: Mapping[str, Any], final: Mapping[str, Any], target: Any, guards: Sequence[Any], out: Path
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Write ``report.json``, ``report.md``, ``report.html`` and ``report.png`` into ``out``."""
-    from rft.tune._until import _atomic_write
+    from rft.eval._store import atomic_write_text as _atomic_write
 
     report: dict[str, Any] = {
         "format": REPORT_FORMAT,
