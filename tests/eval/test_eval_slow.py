@@ -27,5 +27,5 @@ def test_rft_eval_on_the_embedded_model_prints_a_report_and_resumes(tmp_path, ca
 
 
 def test_rft_test_default_model_suite_passes(capsys):
-    assert main(["test", str(ROOT / "suites" / "arithmetic_default_model.yaml")]) == 0
-    assert "suite arithmetic_default_model: PASSED" in capsys.readouterr().out
+    assert main(["test", str(ROOT / "suites" / "tags_default_model.yaml")]) == 0
+    assert "suite tags_default_model: PASSED" in capsys.readouterr().out
