@@ -269,10 +269,10 @@ class Template:
                 )
             columns.append(values)
         if len(parts) == 1:
-            return _as_texts(columns[0]) if text else columns[0]
+            return _as_texts(columns[0]) if text and columns[0] is not batch.texts else columns[0]
         # Literal text and values joined by one %-format per row: the values are substituted
-        # once and never scanned again.
-        texts = [_as_texts(c) for c in columns]
+        # once and never scanned again. (batch.texts are strings already.)
+        texts = [c if c is batch.texts else _as_texts(c) for c in columns]
         if len(texts) == 1:
             return [self._format % v for v in texts[0]]
         return [self._format % row for row in zip(*texts)]
