@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import rft
-from rft.tune import TuneConfig
+from rft.tuning import TuneConfig
 
 
 def _format(completions, **kwargs):

@@ -87,9 +87,9 @@ def load_tune_config(path: str | Path) -> dict[str, Any]:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from rft.tune import TuneConfig, preflight
-    from rft.tune._tune import tune
-    from rft.tune._until import tune_until
+    from rft.tuning import TuneConfig, preflight
+    from rft.tuning._tune import tune
+    from rft.tuning._until import tune_until
 
     spec = load_tune_config(args.config)
     try:

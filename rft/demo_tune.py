@@ -49,8 +49,8 @@ def stage(out: str | Path = "results/tune", *, minutes: float = 20.0, model: Any
     ``quick=True`` shrinks everything (for a smoke run with the tiny model).
     """
     from rft.models import load_model
-    from rft.tune import TuneConfig, preflight
-    from rft.tune._until import tune_until
+    from rft.tuning import TuneConfig, preflight
+    from rft.tuning._until import tune_until
 
     t0 = time.perf_counter()
     out = Path(out)

@@ -349,15 +349,15 @@ def test_entry_point_group_registers_installed_graders(tmp_path, monkeypatch, is
     dist = tmp_path / "fake_rft_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-rft-plugin\nVersion: 0.1\n", encoding="utf-8")
-    (dist / "entry_points.txt").write_text(f"[rft.graders]\nshout = {module}:Shout\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[rft.graders]\nplugin_shout = {module}:Shout\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, module, raising=False)
 
-    assert "shout" not in registry._TYPES  # nothing loaded before it is asked for
-    g = rft.load_grader({"type": "shout", "name": "loud"})
-    assert type(g).__module__ == module and g.type == "shout"
+    assert "plugin_shout" not in registry._TYPES  # nothing loaded before it is asked for
+    g = rft.load_grader({"type": "plugin_shout", "name": "loud"})
+    assert type(g).__module__ == module and g.type == "plugin_shout"
     assert [x.score for x in g.grade_batch(["HEY", "hey"])] == [1.0, 0.0]
-    assert "shout" in rft.grader_types()
+    assert "plugin_shout" in rft.grader_types()
     sys.modules.pop(module, None)
 
 

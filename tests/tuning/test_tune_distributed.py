@@ -20,7 +20,7 @@ pytest.importorskip("trl")
 _SCRIPT = """
 import json, os, sys
 import rft
-from rft.tune import tune
+from rft.tuning import tune
 
 out = sys.argv[2]
 rank = int(os.environ["RANK"])

@@ -322,8 +322,8 @@ def tune_until(
 
     The returned :class:`UntilResult` names the best model folder and holds the report.
     """
-    from rft.tune._config import TuneConfig
-    from rft.tune._report import write_report
+    from rft.tuning._config import TuneConfig
+    from rft.tuning._report import write_report
 
     started = time.perf_counter()
     if keep_if not in ("ci", "delta"):
@@ -440,7 +440,7 @@ def tune_until(
             if current is None:
                 current = load_best()
             _say(progress, f"round {r}: training {steps_per_round} steps at lr {state['lr']:.3g}")
-            from rft.tune._tune import tune
+            from rft.tuning._tune import tune
 
             run_config = config.replace(
                 max_steps=steps_per_round,

@@ -2,7 +2,7 @@
 
 One reward function per grader (unique names, so TRL logs ``rewards/<name>/mean`` for each),
 weights through ``reward_weights``, judges as async rewards, the unscored policy of
-:mod:`rft.tune._rewards`, an optional pre-flight signal check, optional LoRA. Runs unchanged under
+:mod:`rft.tuning._rewards`, an optional pre-flight signal check, optional LoRA. Runs unchanged under
 ``torchrun`` / ``accelerate launch``: TRL splits the batch over ranks and gathers the rewards.
 """
 
@@ -136,8 +136,8 @@ def tune(
     - ``weights``: a list, or ``{grader_name: weight}`` (missing names weigh 1).
     - ``config``: a :class:`~rft.TuneConfig` (or a dict); keyword ``overrides`` replace its fields.
 
-    Raises :class:`~rft.tune.NoSignalError` when the pre-flight check finds no signal and
-    :class:`~rft.tune.TooManyUnscoredError` when graders cannot score a batch.
+    Raises :class:`~rft.NoSignalError` when the pre-flight check finds no signal and
+    :class:`~rft.TooManyUnscoredError` when graders cannot score a batch.
 
     >>> import rft
     >>> from rft.testing import tiny_model
@@ -153,9 +153,9 @@ def tune(
     from trl import GRPOTrainer
 
     from rft._data import load_rows
-    from rft.tune._config import TuneConfig
-    from rft.tune._preflight import preflight as run_preflight
-    from rft.tune._rewards import reward_functions, reward_weights
+    from rft.tuning._config import TuneConfig
+    from rft.tuning._preflight import preflight as run_preflight
+    from rft.tuning._rewards import reward_functions, reward_weights
 
     if config is None:
         config = TuneConfig()

@@ -20,7 +20,7 @@ REPORT_FORMAT = "rft.tuning_report/1"
 
 
 def _summary(state: Mapping[str, Any], final: Mapping[str, Any], target: Any, guards: Sequence[Any]) -> dict[str, Any]:
-    from rft.tune._until import compare_scores
+    from rft.tuning._until import compare_scores
 
     base = state["baseline"]
 

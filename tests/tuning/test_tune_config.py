@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("trl")
 
 from rft import ConfigError
-from rft.tune import TuneConfig
+from rft.tuning import TuneConfig
 
 
 def test_every_field_has_help():

@@ -9,8 +9,8 @@ import pickle
 import pytest
 
 import rft
-from rft.tune import TooManyUnscoredError, reward_functions
-from rft.tune._rewards import reward_weights, unique_names, weighted
+from rft.tuning import TooManyUnscoredError, reward_functions
+from rft.tuning._rewards import reward_weights, unique_names, weighted
 
 
 @pytest.mark.parametrize(

@@ -207,9 +207,9 @@ def preflight(
     """
     from rft._data import load_rows
     from rft.models import generate, load_model
-    from rft.tune._config import TuneConfig
-    from rft.tune._rewards import reward_functions, reward_weights, weighted
-    from rft.tune._tune import _check_rows
+    from rft.tuning._config import TuneConfig
+    from rft.tuning._rewards import reward_functions, reward_weights, weighted
+    from rft.tuning._tune import _check_rows
 
     config = config or TuneConfig()
     if tokenizer is not None:

@@ -5,7 +5,7 @@ Import from :mod:`rft` directly (``rft.tune``, ``rft.TuneConfig``, ``rft.preflig
 load when a function runs, not on import.
 
 ``rft.tune`` names both this package and the function; the package is callable and forwards to
-:func:`rft.tune._tune.tune`, so ``rft.tune(model, data, graders)`` works whichever one Python's
+:func:`rft.tuning._tune.tune`, so ``rft.tune(model, data, graders)`` works whichever one Python's
 import system left in ``rft``'s namespace.
 """
 
@@ -13,11 +13,11 @@ import sys as _sys
 import types as _types
 from typing import Any as _Any
 
-from rft.tune._config import TuneConfig
-from rft.tune._preflight import GraderSignal, NoSignalError, PreflightReport, preflight
-from rft.tune._rewards import GraderReward, TooManyUnscoredError, reward_functions
-from rft.tune._tune import TuneResult, tune
-from rft.tune._until import GateSuite, RoundResult, UntilResult, tune_until
+from rft.tuning._config import TuneConfig
+from rft.tuning._preflight import GraderSignal, NoSignalError, PreflightReport, preflight
+from rft.tuning._rewards import GraderReward, TooManyUnscoredError, reward_functions
+from rft.tuning._tune import TuneResult, tune
+from rft.tuning._until import GateSuite, RoundResult, UntilResult, tune_until
 
 __all__ = [
     "GateSuite",
@@ -36,10 +36,3 @@ __all__ = [
     "tune_until",
 ]
 
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args: _Any, **kwargs: _Any) -> TuneResult:
-        return tune(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("trl")
 
 import rft
-from rft.tune._until import GateSuite, _decide, compare_scores, tune_until
+from rft.tuning._until import GateSuite, _decide, compare_scores, tune_until
 
 ROWS = [{"id": i, "prompt": f"Say {i}", "answer": str(i)} for i in range(6)]
 
@@ -87,7 +87,7 @@ def test_rollback_restores_the_best_model_lowers_the_lr_and_stops(tmp_path, tiny
 
 _SCRIPT = """
 import sys, rft
-from rft.tune._until import tune_until
+from rft.tuning._until import tune_until
 rows = [{"id": i, "prompt": f"Say {i}"} for i in range(4)]
 target = {"name": "t", "data": rows, "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")],
           "max_new_tokens": 4}
@@ -133,7 +133,7 @@ def test_resume_after_sigkill_redoes_no_finished_work(tmp_path, tiny_model_path)
 
 
 def test_an_eval_suite_is_accepted_as_a_gate():
-    from rft.tune._until import as_gate_suite
+    from rft.tuning._until import as_gate_suite
 
     suite = rft.Suite.from_dict({"name": "s", "data": ROWS, "graders": [{"type": "string_check", "name": "m", "reference": "x"}],
                                  "generation": {"max_new_tokens": 7, "temperature": 0}, "limit": 3})

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("trl")
 
 import rft
-from rft.tune import NoSignalError, TooManyUnscoredError, TuneConfig, preflight, tune
+from rft.tuning import NoSignalError, TooManyUnscoredError, TuneConfig, preflight, tune
 
 ROWS = [{"prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(8)]
 
