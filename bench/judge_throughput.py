@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rft.graders._model import ScoreModel
 from rft.judge import LocalBackend, ScriptedBackend
-from rft.judge._fault_server import FaultServer
 
 INPUT = [{"role": "user", "content": "Question: {{item.question}}\nAnswer: {{sample.output_text}}\nRate 1-5."},
          {"role": "assistant", "content": "Score:"}]
@@ -58,17 +57,30 @@ def cache_hits(n: int) -> None:
 
 
 def http(n: int, concurrency: int) -> None:
-    with FaultServer([{"reply": "Score: 4", "sleep": 0.1}]).start() as server:
+    # The server runs as its own process, as a real judge server would: in-process, its 16 handler
+    # threads would share the client's GIL and the measurement would be of that contention.
+    import json
+    import subprocess
+    import sys
+
+    script = json.dumps([{"reply": "Score: 4", "sleep": 0.1}])
+    proc = subprocess.Popen([sys.executable, "-m", "rft.judge._fault_server", script],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
         judge = ScoreModel(name="http", model="served", input=INPUT[:1], range=[1, 5], cache=False,
-                           backend={"type": "openai", "base_url": server.url, "concurrency": concurrency})
+                           backend={"type": "openai", "base_url": url, "concurrency": concurrency})
         judge.grade("warm-up", {"question": "q"})
         t0 = time.perf_counter()
         grades = judge.grade_batch([f"a{i}" for i in range(n)], [{"question": "q"}] * n)
         dt = time.perf_counter() - t0
-        serial = n * 0.1
-        assert all(g.score is not None for g in grades)
-        print(f"HTTP: {n} grades at 100 ms each, concurrency {concurrency}: {dt:.2f}s "
-              f"(serial would be {serial:.1f}s -> {serial / dt:.1f}x; goal <= 0.6s)")
+    finally:
+        proc.kill()
+        proc.wait()
+    serial = n * 0.1
+    assert all(g.score is not None for g in grades)
+    print(f"HTTP: {n} grades at 100 ms each, concurrency {concurrency}: {dt:.2f}s "
+          f"(serial would be {serial:.1f}s -> {serial / dt:.1f}x; floor {n / concurrency * 0.1:.1f}s; goal <= 0.6s)")
 
 
 def main() -> None:

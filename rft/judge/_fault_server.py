@@ -37,6 +37,7 @@ class FaultServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops bursts of concurrent connects
 
     def __init__(self, script: list[dict[str, Any]] | None = None, port: int = 0):
         super().__init__(("127.0.0.1", port), _Handler)

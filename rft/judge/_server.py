@@ -26,6 +26,7 @@ _MAX_BODY = 8 * 1024 * 1024
 
 class JudgeServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops bursts of concurrent connects (1 s SYN retries)
 
     def __init__(self, address: tuple[str, int], backend: LocalBackend, served_name: str):
         super().__init__(address, _Handler)
