@@ -90,6 +90,17 @@ class Batch:
             sample = self._samples[i] = Sample(self.texts[i])
         return sample
 
+    def view(self) -> Batch:
+        """The same rows and samples with marks of its own (composites give one to each child).
+
+        A child marks rows it cannot judge or lost on the batch it is given; with its own view
+        those marks stay that child's verdict. Parsed samples (``output_json``) are shared, so each
+        output is parsed once.
+        """
+        if self._samples is None:
+            self._samples = [None] * self.n  # type: ignore[list-item]  # filled lazily, shared
+        return Batch(self.texts, samples=self._samples, rows=self.rows, columns=self.columns)
+
     def subset(self, indices: Sequence[int]) -> Batch:
         """A batch of the rows at ``indices`` (used to isolate a failing row)."""
         sub = Batch(

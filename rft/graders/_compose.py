@@ -28,7 +28,6 @@ from rft.graders._multi import (
     Multi,
     agrade_child,
     build_child,
-    child_view,
     fresh_key,
     grade_child,
     live_rows,
@@ -242,13 +241,13 @@ class _Extremum(Grader):
     def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
-        results = [grade_child(g, child_view(part), rich) for g in self.graders]
+        results = [grade_child(g, part.view(), rich) for g in self.graders]
         return self._combine(batch.n, live, results, rich)
 
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
-        results = await asyncio.gather(*(agrade_child(g, child_view(part), rich) for g in self.graders))
+        results = await asyncio.gather(*(agrade_child(g, part.view(), rich) for g in self.graders))
         return self._combine(batch.n, live, list(results), rich)
 
     def _combine(self, n: int, live: list[int], results: list[list[Any]], rich: bool) -> list[Result]:
@@ -427,7 +426,7 @@ class Gate(Grader):
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
         # The cheap grader's verdicts (not just scores) decide, on the reward path too.
-        cheap = grade_child(self.cheap, child_view(part), True)
+        cheap = grade_child(self.cheap, part.view(), True)
         opened = [j for j, g in enumerate(cheap) if g.score is not None and self._opens(g)]
         expensive = grade_child(self.expensive, part.subset(opened), rich) if opened else []
         return self._combine(batch.n, live, cheap, dict(zip(opened, expensive)), rich)
@@ -435,7 +434,7 @@ class Gate(Grader):
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
-        cheap = await agrade_child(self.cheap, child_view(part), True)
+        cheap = await agrade_child(self.cheap, part.view(), True)
         opened = [j for j, g in enumerate(cheap) if g.score is not None and self._opens(g)]
         expensive = await agrade_child(self.expensive, part.subset(opened), rich) if opened else []
         return self._combine(batch.n, live, cheap, dict(zip(opened, expensive)), rich)

@@ -20,7 +20,7 @@ from rft._template import Batch
 from rft.graders._base import Grader, Result, _rebuild, make_async
 from rft.graders._registry import build_grader, register_grader
 
-__all__ = ["Multi", "agrade_child", "build_child", "child_view", "grade_child", "live_rows", "unique_keys"]
+__all__ = ["Multi", "agrade_child", "build_child", "grade_child", "live_rows", "unique_keys"]
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -77,19 +77,6 @@ def live_rows(batch: Batch) -> list[int]:
     if not batch.fixed and not batch.unscored:
         return list(range(batch.n))
     return [i for i in range(batch.n) if i not in batch.fixed and i not in batch.unscored]
-
-
-def child_view(batch: Batch) -> Batch:
-    """The same rows and samples with marks of its own.
-
-    A child marks rows it cannot judge (a missing item field) or lost (too long for *its*
-    limit) on the batch it is given; each child gets its own view, so those marks stay that
-    child's verdict and the composite decides what they mean for it. Parsed samples
-    (``output_json``) are shared, so each output is parsed once.
-    """
-    if batch._samples is None:
-        batch._samples = [None] * batch.n  # type: ignore[list-item]  # filled lazily, shared by the views
-    return Batch(batch.texts, samples=batch._samples, rows=batch.rows, columns=batch.columns)
 
 
 def grade_child(child: Grader, batch: Batch, rich: bool) -> list[Any]:
@@ -231,14 +218,14 @@ class Multi(Grader):
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
         keys = self._keys(rich)
-        results = {key: grade_child(self.graders[key], child_view(part), rich) for key in keys}
+        results = {key: grade_child(self.graders[key], part.view(), rich) for key in keys}
         return self._combine(batch.n, live, results, rich)
 
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         live = live_rows(batch)
         part = batch if len(live) == batch.n else batch.subset(live)
         keys = self._keys(rich)
-        outs = await asyncio.gather(*(agrade_child(self.graders[key], child_view(part), rich) for key in keys))
+        outs = await asyncio.gather(*(agrade_child(self.graders[key], part.view(), rich) for key in keys))
         return self._combine(batch.n, live, dict(zip(keys, outs)), rich)
 
     def _combine(self, n: int, live: list[int], results: dict[str, list[Any]], rich: bool) -> list[Result]:
