@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=_positive_int, default=16, help="prompts per generation batch (default: 16)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="prompts per generation batch (default: 64)")
     p.add_argument("--limit", type=_positive_int, help="evaluate the first N rows only")
     p.add_argument("--prompt-field", default="prompt", help="column holding the prompt (default: prompt)")
     p.add_argument("--output-field", default="output", help="field of an --outputs line holding the text")

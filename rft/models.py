@@ -162,7 +162,7 @@ def generate_counted(
     temperature: float = 0.0,
     top_p: float = 1.0,
     n: int = 1,
-    batch_size: int = 16,
+    batch_size: int = 64,
     seed: int | None = None,
     progress: bool = False,
 ) -> tuple[list[list[str]], list[list[int]]]:
@@ -188,7 +188,7 @@ def generate(
     temperature: float = 0.0,
     top_p: float = 1.0,
     n: int = 1,
-    batch_size: int = 16,
+    batch_size: int = 64,
     seed: int | None = None,
     progress: bool = False,
 ) -> list[list[str]]:

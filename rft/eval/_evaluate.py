@@ -212,7 +212,7 @@ def evaluate(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int | None = 0,
-    batch_size: int = 16,
+    batch_size: int = 64,
     limit: int | None = None,
     out: str | os.PathLike[str] | None = None,
     resume: bool = True,

@@ -45,7 +45,9 @@ class GenerationParams:
     temperature: float = dataclasses.field(default=0.0, metadata={"help": "0 = greedy decoding."})
     top_p: float = dataclasses.field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = dataclasses.field(default=0, metadata={"help": "Random seed (None = unseeded)."})
-    batch_size: int = dataclasses.field(default=16, metadata={"help": "Prompts per generation batch."})
+    batch_size: int = dataclasses.field(
+        default=64, metadata={"help": "Prompts per generation batch (64 was fastest for the 135M model on 2 CPU cores)."}
+    )
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "batch_size"):
