@@ -153,32 +153,6 @@ def prompt_text(tokenizer: Any, prompt: Any) -> str:
     raise ConfigError(f"a prompt must be a string or a list of chat messages, got {type(prompt).__name__}")
 
 
-def generate_counted(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[Any],
-    *,
-    max_new_tokens: int = 128,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    n: int = 1,
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
-) -> tuple[list[list[str]], list[list[int]]]:
-    """Like :func:`generate`, and also the number of tokens generated for each completion
-    (padding and the final end-of-sequence token not counted).
-
-    >>> from rft.testing import tiny_model
-    >>> model, tok = tiny_model()
-    >>> texts, counts = generate_counted(model, tok, ["2+2="], max_new_tokens=3)
-    >>> len(texts[0]), 0 <= counts[0][0] <= 3
-    (1, True)
-    """
-    return _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                     n=n, batch_size=batch_size, seed=seed, progress=progress)
-
-
 def generate(
     model: Any,
     tokenizer: Any,
@@ -203,23 +177,32 @@ def generate(
     >>> [len(o) for o in outs]
     [1, 1]
     """
-    return _generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                     n=n, batch_size=batch_size, seed=seed, progress=progress)[0]
+    return generate_counted(model, tokenizer, prompts, max_new_tokens=max_new_tokens, temperature=temperature,
+                            top_p=top_p, n=n, batch_size=batch_size, seed=seed, progress=progress)[0]
 
 
-def _generate(
+def generate_counted(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[Any],
     *,
-    max_new_tokens: int,
-    temperature: float,
-    top_p: float,
-    n: int,
-    batch_size: int,
-    seed: int | None,
-    progress: bool,
+    max_new_tokens: int = 128,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    n: int = 1,
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
 ) -> tuple[list[list[str]], list[list[int]]]:
+    """Like :func:`generate`, and also the number of tokens generated for each completion
+    (padding and the final end-of-sequence token not counted).
+
+    >>> from rft.testing import tiny_model
+    >>> model, tok = tiny_model()
+    >>> texts, counts = generate_counted(model, tok, ["2+2="], max_new_tokens=3)
+    >>> len(texts[0]), 0 <= counts[0][0] <= 3
+    (1, True)
+    """
     import torch
     from transformers import GenerationConfig
 
