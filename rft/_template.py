@@ -74,12 +74,14 @@ class Batch:
     @classmethod
     def of(cls, samples: Sequence[Any], items: Sequence[Mapping[str, Any] | None] | None = None) -> Batch:
         """A batch from samples in any accepted shape and optional rows (``None`` = empty row)."""
-        converted = [to_sample(s) for s in samples]
         rows: list[Mapping[str, Any]] | None = None
         if items is not None:
-            if len(items) != len(converted):
-                raise ValueError(f"got {len(converted)} samples but {len(items)} items; pass one item per sample")
+            if len(items) != len(samples):
+                raise ValueError(f"got {len(samples)} samples but {len(items)} items; pass one item per sample")
             rows = [item if item is not None else {} for item in items]
+        if set(map(type, samples)) == {str}:  # plain completions: Sample objects are made on demand
+            return cls(list(samples), rows=rows)
+        converted = [to_sample(s) for s in samples]
         return cls([s.output_text for s in converted], samples=converted, rows=rows)
 
     def sample(self, i: int) -> Sample:
