@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -58,26 +57,18 @@ def _as_grade(value: Any) -> Grade | None:
 
 
 def summarize(name: str, grades: Iterable[Grade], *, depth: int = 0) -> Summary:
-    """Aggregate ``grades`` of the grader ``name``."""
-    n = scored = passed = 0
-    total = 0.0
-    kinds: Counter[str] = Counter()
-    for g in grades:
-        n += 1
-        if g.score is None:
-            kinds[str(g.details.get("error") or "unscored")] += 1
-            continue
-        scored += 1
-        total += g.score
-        passed += bool(g.passed)
+    """Aggregate ``grades`` of the grader ``name`` (counted by the report's own statistics)."""
+    from rft.eval._report import grader_stats
+
+    stats = grader_stats(name, [[g] for g in grades], depth=depth)
     return Summary(
         grader=name,
-        n=n,
-        scored=scored,
-        mean=total / scored if scored else None,
-        passed=passed,
-        pass_rate=passed / scored if scored else None,
-        unscored=dict(sorted(kinds.items())),
+        n=stats.n,
+        scored=stats.scored,
+        mean=stats.mean,
+        passed=stats.passed,
+        pass_rate=stats.pass_rate,
+        unscored=stats.unscored,
         depth=depth,
     )
 
