@@ -30,11 +30,11 @@ EXIT_USAGE = 2
 
 #: Modules that each contribute subcommands through ``register(subparsers)``.
 _COMMANDS: tuple[str, ...] = (
-    "rft._cli_eval",
-    "rft._cli_grade",
-    "rft._cli_graders",
-    "rft._cli_judge",
-    "rft._cli_tune",
+    "rft._cli.eval",
+    "rft._cli.grade",
+    "rft._cli.graders",
+    "rft._cli.judge",
+    "rft._cli.tune",
 )
 
 

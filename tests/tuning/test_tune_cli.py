@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from rft._cli_tune import load_tune_config, register  # noqa: F401  (register is what rft.cli lists)
+from rft._cli.tune import load_tune_config, register  # noqa: F401  (register is what rft.cli lists)
 
 
 def _main(argv):
