@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rft._errors import ConfigError
+from rft._errors import ConfigError, GraderError
 from rft._grade import Grade
 from rft._sample import Sample, to_sample
 
@@ -77,7 +77,7 @@ class Batch:
         rows: list[Mapping[str, Any]] | None = None
         if items is not None:
             if len(items) != len(samples):
-                raise ValueError(f"got {len(samples)} samples but {len(items)} items; pass one item per sample")
+                raise GraderError(f"got {len(samples)} samples but {len(items)} items; pass one item per sample")
             rows = [item if item is not None else {} for item in items]
         if set(map(type, samples)) == {str}:  # plain completions: Sample objects are made on demand
             return cls(list(samples), rows=rows)

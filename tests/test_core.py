@@ -163,8 +163,10 @@ def test_rows_and_columns_render_the_same():
 
 
 def test_batch_of_checks_lengths_and_subset_keeps_rows():
-    with pytest.raises(ValueError, match="2 samples but 1 items"):
+    with pytest.raises(GraderError, match="2 samples but 1 items"):
         Batch.of(["a", "b"], [{}])
+    with pytest.raises(GraderError, match="2 samples but 3 items"):
+        rft.StringCheck(name="s", reference="a").grade_batch(["a", "b"], [{}, {}, {}])
     batch = Batch.of(["a", "b", "c"], [{"i": 0}, {"i": 1}, {"i": 2}])
     sub = batch.subset([2, 0])
     assert sub.texts == ["c", "a"] and [sub.item(i)["i"] for i in range(2)] == [2, 0]
@@ -252,6 +254,60 @@ def test_trl_call_reads_conversational_completions_and_columns_and_logs():
 def test_trl_call_row_missing_a_column_value_is_unscored():
     g = rft.load_grader({"type": "string_check", "name": "same", "reference": "{{item.answer}}"})
     assert g(completions=["4", "4"], question=["a", "b"]) == [None, None]  # no answer column at all
+
+
+# TRL's keyword arguments that are not dataset columns: they must pass untouched, whatever their shape.
+_TRL_EXTRAS = {
+    "trainer_state": object(),
+    "log_extra": lambda *a: None,
+    "log_metric": lambda *a: None,
+    "completion_ids": [[1, 2, 3]],  # one list per completion, but of token ids
+    "environments": None,
+}
+
+
+@pytest.mark.parametrize(
+    "columns, words",
+    [
+        # A string is not a column: iterating it would pair '1' with the first completion, '2' with the second.
+        pytest.param({"answer": "12"}, ["'answer'", "str", "list of 2"], id="a string column"),
+        pytest.param({"answer": b"12"}, ["'answer'", "bytes", "list of 2"], id="a bytes column"),
+        # A column of the wrong length cannot be paired with the completions: never drop it silently.
+        pytest.param({"answer": ["1"]}, ["'answer'", "1 value", "list of 2"], id="a column too short"),
+        pytest.param({"answer": ("1", "2", "3")}, ["'answer'", "3 values", "list of 2"], id="a column too long"),
+        pytest.param({"answer": [], "other": ["x", "y"]}, ["'answer'", "0 values"], id="an empty column"),
+    ],
+)
+def test_trl_call_rejects_columns_it_cannot_pair_with_the_completions(columns, words):
+    g = rft.load_grader({"type": "string_check", "name": "same", "input": "{{sample.output_text}}",
+                         "reference": "<answer>{{item.answer}}</answer>"})
+    with pytest.raises(GraderError) as info:
+        g(prompts=["p", "p"], completions=["<answer>1</answer>", "<answer>2</answer>"], **columns)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "completions, prompts, words",
+    [
+        pytest.param("12", None, ["completions", "str"], id="completions as one string"),
+        pytest.param(["a", "b"], ["p"], ["prompts", "1 value", "list of 2"], id="prompts of the wrong length"),
+        pytest.param(["a", "b"], "pp", ["prompts", "str"], id="prompts as one string"),
+    ],
+)
+def test_trl_call_rejects_completions_and_prompts_of_the_wrong_shape(completions, prompts, words):
+    g = rft.StringCheck(name="s", reference="a")
+    with pytest.raises(GraderError) as info:
+        g(prompts=prompts, completions=completions)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_trl_call_leaves_trl_extras_alone_and_reads_every_sequence_column():
+    g = rft.load_grader({"type": "string_check", "name": "same", "reference": "{{item.answer}}"})
+    assert g(prompts=["p"], completions=["4"], answer=["4"], **_TRL_EXTRAS) == [1.0]
+    assert g(prompts=["p", "q"], completions=["4", "5"], answer=("4", "4"),
+             **{**_TRL_EXTRAS, "completion_ids": [[1]] * 2, "environments": [object(), object()]}) == [1.0, 0.0]
 
 
 def test_pass_threshold_must_be_a_finite_number():

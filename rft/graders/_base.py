@@ -243,16 +243,23 @@ class Grader:
     ) -> tuple[Batch, Callable[[str, float], None] | None]:
         if completions is None:
             raise GraderError(f"grader {self.name!r} was called without completions=; call it as TRL does")
-        log_metric = kwargs.get("log_metric")
-        n = len(completions)
+        n = _column_length(self.name, "completions", completions, None)
         if set(map(type, completions)) == {str}:  # C-speed check, no copy of long completions
             texts = completions if type(completions) is list else list(completions)
         else:  # message lists, None, other objects
             texts = [c if type(c) is str else as_text(c) for c in completions]
-        columns = {k: v for k, v in kwargs.items() if k not in _TRL_KWARGS and isinstance(v, Sequence) and len(v) == n}
-        if prompts is not None and "prompt" not in columns and len(prompts) == n:
-            columns["prompt"] = prompts
-        return Batch(texts, columns=columns), log_metric
+        columns = {}
+        for key, value in kwargs.items():
+            # TRL's extras are not columns; neither are values that are not sequences (None, numbers,
+            # tensors), which TRL does not send as columns. Strings and sequences are columns and must
+            # hold one value per completion.
+            if key not in _TRL_KWARGS and (isinstance(value, Sequence) or isinstance(value, _TEXT_TYPES)):
+                _column_length(self.name, key, value, n)
+                columns[key] = value
+        if prompts is not None:
+            _column_length(self.name, "prompts", prompts, n)
+            columns.setdefault("prompt", prompts)
+        return Batch(texts, columns=columns), kwargs.get("log_metric")
 
     def _screen(self, batch: Batch) -> None:
         """Score over-long outputs 0 before any check and hide them from the grader."""
@@ -395,6 +402,33 @@ class CheckedScores(list):  # type: ignore[type-arg]
     """
 
     __slots__ = ()
+
+
+_TEXT_TYPES = (str, bytes, bytearray)
+
+
+def _column_length(grader: str, key: str, value: Any, n: int | None) -> int:
+    """The length of a TRL argument that must hold one value per completion, or a GraderError.
+
+    A string would be read character by character and a column of another length cannot be paired
+    with the completions: both are the caller's mistakes, so they raise instead of scoring.
+    """
+    want = "a list of completions" if n is None else f"a list of {n}, one value per completion"
+    if isinstance(value, _TEXT_TYPES):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise GraderError(
+            f"grader {grader!r}: {key!r} is a {type(value).__name__} ({shown!r}), not one value per completion; "
+            f"pass {want}"
+        )
+    if not isinstance(value, Sequence):
+        raise GraderError(f"grader {grader!r}: {key!r} is a {type(value).__name__}, not a sequence; pass {want}")
+    size = len(value)
+    if n is not None and size != n:
+        raise GraderError(
+            f"grader {grader!r}: column {key!r} has {size} value{'' if size == 1 else 's'} for {n} completions; "
+            f"pass {want}"
+        )
+    return size
 
 
 def _all_floats_in(results: Sequence[Result], lo: float, hi: float) -> bool:

@@ -87,6 +87,34 @@ def test_duplicate_names_get_separate_rewards_and_wrappers_pickle():
     assert clone.__name__ == "answer_2" and clone(prompts=["p"], completions=["4"], answer=["4"]) == [1.0]
 
 
+@pytest.mark.parametrize("log_reasons", [False, True])
+@pytest.mark.parametrize(
+    "column, words",
+    [
+        pytest.param("12", ["'answer'", "str", "list of 2"], id="a string is not split into characters"),
+        pytest.param(["1"], ["'answer'", "1 value", "list of 2"], id="a short column is not dropped"),
+    ],
+)
+def test_columns_that_do_not_fit_the_completions_are_caller_errors(column, words, log_reasons):
+    tagged = rft.StringCheck(name="tagged", input="{{sample.output_text}}", reference="<answer>{{item.answer}}</answer>")
+    [fn] = reward_functions([tagged], log_reasons=log_reasons)
+    log = _Log()
+    with pytest.raises(rft.GraderError) as info:
+        fn(prompts=["p", "p"], completions=["<answer>1</answer>", "<answer>2</answer>"], answer=column,
+           trainer_state=None, log_metric=log.metric, log_extra=log.column, completion_ids=[[1], [2]])
+    for word in words:
+        assert word in str(info.value)
+    assert not isinstance(info.value, TooManyUnscoredError)  # the caller's mistake, not the grader's
+
+
+def test_async_rewards_reject_bad_columns_too():
+    from rft.graders._base import make_async
+
+    [fn] = reward_functions([make_async(_AsyncEchoAnswer(name="judge"))])
+    with pytest.raises(rft.GraderError, match="'answer'"):
+        asyncio.run(fn(prompts=["p", "p"], completions=["1", "2"], answer="12"))
+
+
 def test_plain_trl_reward_functions_are_wrapped_too():
     def length_reward(completions, **kwargs):
         return [float(len(c) < 3) for c in completions]
@@ -104,6 +132,15 @@ class _AsyncEcho(rft.Grader):
     async def _aevaluate(self, batch, rich):
         await asyncio.sleep(0)
         return [1.0 if t else 0.0 for t in batch.texts]
+
+
+@dataclasses.dataclass(kw_only=True, eq=True, repr=False)
+class _AsyncEchoAnswer(_AsyncEcho):
+    type = "test_async_echo_answer"
+
+    async def _aevaluate(self, batch, rich):
+        await asyncio.sleep(0)
+        return [1.0 if t == a else 0.0 for t, a in zip(batch.texts, batch.item_column("answer"))]
 
 
 def test_async_graders_stay_async_and_keep_the_policy():
