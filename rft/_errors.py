@@ -4,7 +4,9 @@
 
     RftError
     ├── ConfigError (also ValueError)      a grader/suite/tune config is invalid: raised when it is built
-    │   └── UntrustedCodeError             a config carries code and trust_code was not given
+    │   ├── UntrustedCodeError             a config carries code and trust_code was not given
+    │   └── MissingDependencyError (also ImportError)
+    │                                      an optional package is not installed; the message is the pip command
     ├── DataError (also ValueError)        a dataset row or file is malformed, or lacks a field a grader needs
     └── GraderError (also RuntimeError)    a grader was used wrongly (e.g. a batch of the wrong length)
 
@@ -14,7 +16,7 @@ returns an unscored :class:`~rft.Grade` (``score=None``) with the reason.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "GraderError", "RftError", "UntrustedCodeError"]
+__all__ = ["ConfigError", "DataError", "GraderError", "MissingDependencyError", "RftError", "UntrustedCodeError"]
 
 
 class RftError(Exception):
@@ -62,6 +64,14 @@ class ConfigError(RftError, ValueError):
 
 class UntrustedCodeError(ConfigError):
     """A config contains Python source and was loaded without ``trust_code=True``."""
+
+
+class MissingDependencyError(ConfigError, ImportError):
+    """An optional package that this feature needs is not installed; the message says how to install it."""
+
+    def __init__(self, message: str, *, module: str | None = None):
+        super().__init__(message)
+        self.name = module  # as ImportError.name: the missing top-level module
 
 
 class DataError(RftError, ValueError):

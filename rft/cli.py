@@ -5,8 +5,8 @@ Each subcommand lives in its own module listed in :data:`_COMMANDS`; a module de
 Adding a command is a one-line edit of :data:`_COMMANDS`.
 
 Exit codes: 0 success; 1 the work ran but a threshold given on the command line was not met
-(``--min-score``, ``--min-pass-rate``); 2 usage, config or data error (message on stderr, no
-traceback).
+(``--min-score``, ``--min-pass-rate``); 2 usage, config or data error, including a missing
+optional package (message on stderr with the fix, no traceback).
 
 >>> main(["graders", "--names"]) == 0  # doctest: +ELLIPSIS
 answer_in_tags
@@ -66,6 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except RftError as exc:
         print(f"rft {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as exc:  # an optional package is missing where no require() named it first
+        from rft._deps import missing_dependency
+
+        if (exc.name or "").split(".")[0] == "rft":
+            raise  # a broken rft install or a bug: the traceback is the useful report
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            message = str(missing_dependency(exc.name, f"rft {args.command}"))
+        else:
+            message = f"a package failed to import ({exc}); reinstall with: pip install 'rft[all]'"
+        print(f"rft {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `rft graders | head`: the reader left; stay quiet, like SIGPIPE would
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

