@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rft._errors import ConfigError
-from rft._formula import Binary, Node, Num, Var, bounds, rename, unparse
+from rft.graders._formula import Binary, Node, Num, Var, bounds, rename, unparse
 from rft._grade import Grade
 from rft._template import Batch
 from rft.graders._base import DEFAULT_MAX_OUTPUT_CHARS, Grader, Result, _number, make_async

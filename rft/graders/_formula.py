@@ -605,7 +605,7 @@ class Formula:
     >>> Formula("a / b", names=["a", "b"]).evaluate({"a": 1, "b": 0})
     Traceback (most recent call last):
       ...
-    rft._formula.FormulaError: division by zero in 'a / b'
+    rft.graders._formula.FormulaError: division by zero in 'a / b'
     """
 
     __slots__ = ("_fn", "ast", "field", "names", "source", "variables")

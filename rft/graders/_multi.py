@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rft._errors import ConfigError
-from rft._formula import FUNCTIONS, Formula, FormulaError
+from rft.graders._formula import FUNCTIONS, Formula, FormulaError
 from rft._grade import Grade
 from rft._template import Batch
 from rft.graders._base import Grader, Result, _rebuild, make_async
@@ -126,7 +126,7 @@ class Multi(Grader):
     """OpenAI's ``multi`` grader: ``calculate_output`` combines the sub-graders' scores.
 
     ``graders`` maps a key (a name usable in the formula) to a grader or a grader config. The
-    formula (:mod:`rft._formula`) knows ``+ - * / ^``, parentheses and ``min max abs floor ceil
+    formula (:mod:`rft.graders._formula`) knows ``+ - * / ^``, parentheses and ``min max abs floor ceil
     exp sqrt log``. Every sub-grader grades the same sample; the composite's Grade carries each
     sub-grade in ``details["sub_grades"]`` and each sub-score in ``details["sub_rewards"]``
     (OpenAI's name).

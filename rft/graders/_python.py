@@ -7,7 +7,7 @@ Two ways to give the function:
   configs as ``function: "module:qualname"``; other callables (lambdas, closures) cannot be
   written to a config.
 - ``source=`` Python source defining ``grade`` (OpenAI's config format). It runs in sandboxed
-  worker processes (:mod:`rft._sandbox`): a wall-clock ``timeout`` per call, memory, CPU, file
+  worker processes (:mod:`rft.graders._sandbox`): a wall-clock ``timeout`` per call, memory, CPU, file
   and process limits, a clean environment and a temporary directory, results over a private pipe.
   A config carrying ``source`` (or ``function``) loads only with ``trust_code=True``.
 
@@ -210,7 +210,7 @@ class PythonGrader(Grader):
     def _box(self) -> Any:
         with self._lock:
             if self._sandbox is None:
-                from rft._sandbox import Sandbox
+                from rft.graders._sandbox import Sandbox
 
                 assert self.source is not None
                 self._sandbox = Sandbox(
@@ -246,7 +246,7 @@ class PythonGrader(Grader):
 
 
 def _check_source(source: Any) -> None:
-    from rft._sandbox import MAX_SOURCE_BYTES, defines_function
+    from rft.graders._sandbox import MAX_SOURCE_BYTES, defines_function
 
     if not isinstance(source, str):
         raise ConfigError(f"expected Python source as a string, got {type(source).__name__}", "source")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rft import ConfigError
-from rft._formula import (
+from rft.graders._formula import (
     MAX_DEPTH,
     MAX_FORMULA_CHARS,
     Binary,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rft._sandbox import Outcome, Sandbox, defines_function
+from rft.graders._sandbox import Outcome, Sandbox, defines_function
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux", reason="the sandbox tests inspect /proc (the sandbox itself is POSIX)"
@@ -489,7 +489,7 @@ def test_garbage_collection_stops_the_workers():
 
 _OWNER_SCRIPT = """
 import json, sys, time
-from rft._sandbox import Sandbox
+from rft.graders._sandbox import Sandbox
 box = Sandbox("def grade(s, i):\\n    return 1.0\\n", timeout=5.0, workers=2)
 assert box.call_many([("", {})] * 2)[0].value == 1.0
 print(json.dumps([box.pids, box._pool.dirs]), flush=True)
