@@ -346,12 +346,37 @@ PATCH_AT_CALL = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("source", [PATCH_AT_IMPORT, PATCH_AT_CALL], ids=["patched_at_import", "patched_during_call"])
+# The names the worker's own exception handling and checks use, patched before grade() is found.
+PATCH_EXCEPTIONS = textwrap.dedent(
+    """
+    import builtins, resource
+    _real_len, _real_error = builtins.len, builtins.ValueError
+    builtins.callable = lambda obj: False
+    builtins.BaseException = builtins.NameError = builtins.Exception = None
+    builtins.type = builtins.str = builtins.int = lambda *a: None
+    resource.setrlimit = resource.getrusage = None
+
+    def grade(sample, item):
+        if sample["output_text"] == "crash":
+            raise _real_error("on purpose")
+        return _real_len(sample["output_text"]) / 10
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [PATCH_AT_IMPORT, PATCH_AT_CALL, PATCH_EXCEPTIONS],
+    ids=["patched_at_import", "patched_during_call", "exception_handling_patched"],
+)
 def test_monkeypatching_does_not_reach_the_worker(source):
     with Sandbox(source, timeout=5.0, workers=1) as box:
         outcomes = box.call_many([({"output_text": "a" * n}, {}) for n in (1, 2, 3, 4)])
         assert [o.value for o in outcomes] == [0.1, 0.2, 0.3, 0.4]
         assert len(box.pids) == 1  # one worker served every call: it was not broken
+        if "on purpose" in source:  # the worker still reports an exception raised after the patching
+            crashed = box.call({"output_text": "crash"}, {})
+            assert crashed.error == "crash" and "ValueError: on purpose" in crashed.reason
 
 
 # ------------------------------------------------------------------------------------------
