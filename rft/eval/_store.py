@@ -19,16 +19,18 @@ A run folder holds
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rft._errors import ConfigError, DataError
 
-__all__ = ["ResultStore", "atomic_write_text"]
+__all__ = ["ResultStore", "atomic_dir", "atomic_write_text"]
 
 RESULTS = "results.jsonl"
 RUN = "run.json"
@@ -37,11 +39,26 @@ REPORT = "report.json"
 Key = tuple[str, int, str]
 
 
+def _unique_sibling(path: Path) -> Path:
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file gets the mode any new file gets (``0o666`` less the umask: 0644 under umask 022),
+    not the owner-only 0600 of :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = _unique_sibling(path)
+        try:
+            # O_EXCL as mkstemp does; mode 0o666 so that the kernel applies the umask.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -52,6 +69,55 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Fill a folder that appears at ``path`` only once complete (a model folder, say).
+
+    Yields a new empty folder beside ``path``; when the block ends without an error the folder
+    replaces ``path`` (an existing ``path`` is removed first), otherwise it is deleted. The folder
+    gets the mode any new folder gets (0755 under umask 022), not :func:`tempfile.mkdtemp`'s 0700.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "model"
+    >>> with atomic_dir(target) as tmp:
+    ...     _ = (tmp / "config.json").write_text("{}")
+    >>> sorted(p.name for p in target.iterdir())
+    ['config.json']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = _unique_sibling(path)
+        try:
+            os.mkdir(tmp, 0o777)  # the kernel applies the umask
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+    try:
+        yield tmp
+        _umask_modes(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask_modes(folder: Path) -> None:
+    """Give files that a library wrote owner-only (via mkstemp; transformers does so for weights)
+    the mode a new file gets here. The umask is read from a probe file, since reading it with
+    ``os.umask`` means setting it, which races with other threads."""
+    probe = folder / f".mode-probe-{secrets.token_hex(4)}"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    file_mode = probe.stat().st_mode & 0o777
+    probe.unlink()
+    for child in folder.rglob("*"):
+        if child.is_file() and not child.is_symlink():
+            mode = child.stat().st_mode & 0o777
+            if mode | file_mode != mode:  # stricter than the umask asks for
+                child.chmod(mode | file_mode)
 
 
 class ResultStore:
@@ -132,5 +198,5 @@ class ResultStore:
     def __enter__(self) -> ResultStore:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

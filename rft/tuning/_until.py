@@ -26,14 +26,13 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rft._errors import ConfigError, DataError
-from rft.eval._store import atomic_write_text
+from rft.eval._store import atomic_dir, atomic_write_text
 
 __all__ = ["GateSuite", "RoundResult", "UntilResult", "tune_until"]
 
@@ -213,18 +212,11 @@ class UntilResult:
 
 def _save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     """Save atomically: a half-written folder never carries the final name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:  # umask-respecting modes, unlike tempfile.mkdtemp's 0700
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

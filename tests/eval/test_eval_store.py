@@ -166,3 +166,68 @@ def test_sigkill_halfway_then_resume_gives_one_record_per_key_and_the_same_repor
     subprocess.run([sys.executable, str(script), str(clean), "0"], check=True, cwd=Path(rft.__file__).parent.parent)
     assert _comparable(resumed) == _comparable(rft.load_report(clean))
     assert resumed.meta["timing"]["resumed_records"] == before
+
+
+# ----------------------------------------------------------------------------------- file modes
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_run_files_respect_the_umask(tmp_path, umask_022):
+    """report.json and run.json were 0600 (mkstemp's mode): other users could not read them."""
+    report = evaluate(Counting(), ROWS, GRADERS, out=tmp_path / "run", progress=False)
+    for name in ("run.json", "report.json", "results.jsonl"):
+        assert _mode(tmp_path / "run" / name) == 0o644, name
+    assert _mode(report.save(tmp_path / "copy.json")) == 0o644
+    os.umask(0o077)  # a stricter umask is honoured as well
+    report.save(tmp_path / "private.json")
+    assert _mode(tmp_path / "private.json") == 0o600
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    from rft.eval._store import atomic_write_text
+
+    path = tmp_path / "report.json"
+    atomic_write_text(path, "old")
+
+    with pytest.raises(TypeError):
+        atomic_write_text(path, 42)  # type: ignore[arg-type]
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_atomic_dir_respects_the_umask_and_appears_only_when_complete(tmp_path, umask_022):
+    from rft.eval._store import atomic_dir
+
+    target = tmp_path / "best"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "half.bin").write_text("x")
+            raise RuntimeError("killed halfway")
+    assert not target.exists() and list(tmp_path.iterdir()) == []  # nothing half-written is left
+    with atomic_dir(target) as tmp:
+        (tmp / "config.json").write_text("{}")
+    assert _mode(target) == 0o755 and [p.name for p in target.iterdir()] == ["config.json"]
+    with atomic_dir(target) as tmp:  # replacing an existing folder
+        (tmp / "other.json").write_text("{}")
+    assert [p.name for p in target.iterdir()] == ["other.json"]
+
+
+def test_tune_until_saves_model_folders_with_the_umask(tmp_path, umask_022, tiny):
+    pytest.importorskip("trl")
+    from rft.tuning._until import _save_model
+
+    model, tok = tiny
+    saved = _save_model(model, tok, tmp_path / "rounds" / "best")
+    assert _mode(saved) == 0o755 and (saved / "config.json").is_file()
+    assert all(_mode(p) == 0o644 for p in saved.iterdir() if p.is_file())
