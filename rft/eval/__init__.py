@@ -2,7 +2,9 @@
 
 - :func:`evaluate` generates outputs for a dataset (or takes precomputed ones), grades them and
   returns a :class:`Report`; with ``out=`` results stream to disk and re-runs resume.
-- :func:`compare` tells, per grader, whether a change helped: paired bootstrap CI over items.
+- :func:`compare` tells, per grader, whether a change helped: one metric-aware paired comparison
+  over items (mean score or pass rate), with the rules ``superior``, ``noninferior`` and
+  ``lenient`` that :func:`rft.tune_until` decides with (:func:`decision_text` says them in words).
 - :class:`Suite` / :func:`run_suite`: unit benchmarks with thresholds, run by ``rft test`` and by
   :func:`rft.testing.assert_suite` in pytest.
 
@@ -12,10 +14,19 @@
 1.0
 """
 
-from rft.eval._compare import Comparison, GraderDelta, compare
+from rft.eval._compare import Comparison, GraderDelta, compare, decision_text
 from rft.eval._evaluate import check_rows, evaluate, grader_item_fields, load_graders
 from rft.eval._report import GraderStats, ItemResult, Report, load_report
-from rft.eval._stats import clustered_mean_se, paired_bootstrap, pass_at_k
+from rft.eval._stats import (
+    PairedInterval,
+    clustered_interval,
+    clustered_mean_se,
+    newcombe_paired_ci,
+    paired_bootstrap,
+    paired_interval,
+    pass_at_k,
+    wilson_interval,
+)
 from rft.eval._suite import Check, Suite, SuiteFailed, SuiteResult, Threshold, run_suite
 from rft.eval._targets import CallableTarget, GenerationParams, HFTarget, OpenAITarget, Outputs, Target, as_target
 
@@ -30,6 +41,7 @@ __all__ = [
     "ItemResult",
     "OpenAITarget",
     "Outputs",
+    "PairedInterval",
     "Report",
     "Suite",
     "SuiteFailed",
@@ -38,13 +50,18 @@ __all__ = [
     "Threshold",
     "as_target",
     "check_rows",
+    "clustered_interval",
     "clustered_mean_se",
     "compare",
+    "decision_text",
     "evaluate",
     "grader_item_fields",
     "load_graders",
     "load_report",
+    "newcombe_paired_ci",
     "paired_bootstrap",
+    "paired_interval",
     "pass_at_k",
     "run_suite",
+    "wilson_interval",
 ]

@@ -1,10 +1,14 @@
 """`Report`: what an evaluation found, per grader and per item.
 
-Per grader (:class:`GraderStats`): mean score with a standard error clustered by item and a
-normal 95% CI, pass rate at the grader's threshold, unbiased pass@k and mean@k when there are
-several samples per item, unscored counts by reason (never folded into the mean), and, for
-judge graders, latency, tokens and cache hits read from ``Grade.details``. Composite graders
-also get a row per sub-grader (``name.key``).
+Per grader (:class:`GraderStats`): mean score and pass rate (at the grader's threshold), each with
+a standard error clustered by item and a 95% interval that stays inside [0, 1] (Wilson score
+interval with a design-effect-adjusted n, see :func:`rft.eval._stats.clustered_interval`),
+unbiased pass@k and mean@k when there are several samples per item, unscored counts by reason
+(never folded into the mean), and, for judge graders, latency, tokens and cache hits read from
+``Grade.details``. Composite graders also get a row per sub-grader (``name.key``).
+
+:meth:`Report.item_values` gives one number per item (mean score or pass fraction), the input of
+the paired comparison in :func:`rft.eval.compare`.
 
 Per item (:class:`ItemResult`): the prompt, every output, every Grade, generation metadata.
 
@@ -30,13 +34,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rft._errors import DataError
+from rft._errors import ConfigError, DataError
 from rft._grade import Grade
-from rft.eval._stats import clustered_mean_se, normal_ci, pass_at_k_values
+from rft.eval._stats import clustered_interval, pass_at_k_values
 
-__all__ = ["GraderStats", "ItemResult", "Report", "load_report"]
+__all__ = ["METRICS", "GraderStats", "ItemResult", "Report", "load_report"]
 
 REPORT_FORMAT = "rft.report/1"
+
+#: The per-item metrics a report can give (:meth:`Report.item_values`).
+METRICS = ("mean", "pass_rate")
 
 
 @dataclasses.dataclass
@@ -83,8 +90,10 @@ class GraderStats:
     scored: int = dataclasses.field(metadata={"help": "Samples the grader could judge."})
     mean: float | None = dataclasses.field(metadata={"help": "Mean score over scored samples."})
     se: float | None = dataclasses.field(metadata={"help": "Standard error of the mean, clustered by item."})
-    ci_low: float | None = dataclasses.field(metadata={"help": "Lower end of the normal 95% CI."})
-    ci_high: float | None = dataclasses.field(metadata={"help": "Upper end of the normal 95% CI."})
+    ci_low: float | None = dataclasses.field(
+        metadata={"help": "Lower end of the mean's 95% interval (Wilson, clustered by item; normal for scores outside [0, 1])."}
+    )
+    ci_high: float | None = dataclasses.field(metadata={"help": "Upper end of the mean's 95% interval."})
     passed: int = dataclasses.field(metadata={"help": "Scored samples at or above the pass threshold."})
     pass_rate: float | None = dataclasses.field(metadata={"help": "passed / scored."})
     unscored: dict[str, int] = dataclasses.field(metadata={"help": "Unscored samples by error kind."})
@@ -98,6 +107,16 @@ class GraderStats:
         default=None, metadata={"help": "Judge calls: latency, tokens, cache hits (judge graders only)."}
     )
     depth: int = dataclasses.field(default=0, metadata={"help": "0 for a grader, 1+ for sub-graders."})
+    items: int = dataclasses.field(default=0, metadata={"help": "Items with at least one scored sample."})
+    pass_rate_se: float | None = dataclasses.field(
+        default=None, metadata={"help": "Standard error of the pass rate, clustered by item."}
+    )
+    pass_rate_ci_low: float | None = dataclasses.field(
+        default=None, metadata={"help": "Lower end of the pass rate's 95% Wilson interval (clustered by item)."}
+    )
+    pass_rate_ci_high: float | None = dataclasses.field(
+        default=None, metadata={"help": "Upper end of the pass rate's 95% Wilson interval."}
+    )
 
     @property
     def unscored_count(self) -> int:
@@ -113,6 +132,35 @@ class GraderStats:
         data = dict(data)
         data["pass_at_k"] = {int(k): v for k, v in (data.get("pass_at_k") or {}).items()}
         return cls(**data)
+
+
+def _sub_grades(grades: Sequence[Grade], path: str) -> list[Grade]:
+    """The grades of the sub-grader at ``path`` (``key`` or ``key.subkey``) under ``grades``."""
+    out: list[Grade] = []
+    for g in grades:
+        subs = g.details.get("sub_grades")
+        if not isinstance(subs, Mapping):
+            continue
+        for key, sub in subs.items():
+            if not isinstance(sub, Grade):
+                continue
+            if key == path:
+                out.append(sub)
+            elif path.startswith(f"{key}."):
+                out.extend(_sub_grades([sub], path[len(key) + 1 :]))
+    return out
+
+
+def _grades_of(item: ItemResult, grader: str) -> list[Grade]:
+    """One item's grades of ``grader``: a grader's own, or a sub-grader's (``parent.key``)."""
+    if grader in item.grades:
+        return item.grades[grader]
+    for name, grades in item.grades.items():
+        if grader.startswith(f"{name}."):
+            found = _sub_grades(grades, grader[len(name) + 1 :])
+            if found:
+                return found
+    return []
 
 
 def _judge_stats(grades: Sequence[Grade]) -> dict[str, Any] | None:
@@ -174,8 +222,9 @@ def grader_stats(name: str, per_item: Sequence[Sequence[Grade]], *, depth: int =
     n = sum(len(gs) for gs in per_item)
     scored_groups = [[g.score for g in gs if g.score is not None] for gs in per_item]
     scored = sum(len(s) for s in scored_groups)
-    mean, se = clustered_mean_se(scored_groups)
-    low, high = normal_ci(mean, se)
+    mean, se, low, high = clustered_interval(scored_groups)
+    pass_groups = [[1.0 if g.passed else 0.0 for g in gs if g.score is not None] for gs in per_item]
+    _, pass_se, pass_low, pass_high = clustered_interval(pass_groups)
     passed = sum(1 for gs in per_item for g in gs if g.score is not None and g.passed)
     kinds: Counter[str] = Counter(
         str(g.details.get("error") or "unscored") for gs in per_item for g in gs if g.score is None
@@ -206,6 +255,10 @@ def grader_stats(name: str, per_item: Sequence[Sequence[Grade]], *, depth: int =
         mean_at_k=mean_k,
         judge=_judge_stats([g for gs in per_item for g in gs]),
         depth=depth,
+        items=sum(1 for g in scored_groups if g),
+        pass_rate_se=pass_se,
+        pass_rate_ci_low=pass_low,
+        pass_rate_ci_high=pass_high,
     )
 
 
@@ -270,6 +323,34 @@ class Report:
 
     def __iter__(self) -> Iterator[GraderStats]:
         return iter(self.stats)
+
+    def item_values(self, grader: str, metric: str = "mean") -> dict[str, float]:
+        """One number per item, the unit a paired comparison works on.
+
+        ``metric="mean"``: the mean of the item's scored sample scores; ``"pass_rate"``: the fraction
+        of its scored samples that passed. Unscored samples are left out, and an item with no
+        scored sample is absent (unscored is not 0). Keys are ``json.dumps(item.id)``, so items of
+        two reports of the same data line up. Sub-graders are named ``parent.key``.
+
+        >>> from rft import Grade
+        >>> r = Report([ItemResult(0, "a", "", ["x", "y"], {"g": [Grade(1.0, True), Grade(0.5, False)]}),
+        ...             ItemResult(1, "b", "", ["z"], {"g": [Grade.unscored_because("judge down")]})], ["g"])
+        >>> r.item_values("g"), r.item_values("g", "pass_rate")
+        ({'"a"': 0.75}, {'"a"': 0.5})
+        """
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}", "metric")
+        out: dict[str, float] = {}
+        for item in self.items:
+            scored = [g for g in _grades_of(item, grader) if g.score is not None]
+            if not scored:
+                continue
+            if metric == "mean":
+                value = sum(float(g.score) for g in scored) / len(scored)  # type: ignore[arg-type]
+            else:
+                value = sum(1 for g in scored if g.passed) / len(scored)
+            out[json.dumps(item.id)] = value
+        return out
 
     @property
     def samples_per_item(self) -> int:
@@ -342,7 +423,7 @@ class Report:
     # ---------------------------------------------------------------------------- display
     def _rows(self) -> tuple[list[str], list[list[str]]]:
         k = self.samples_per_item
-        header = ["grader", "n", "mean", "95% CI", "pass rate"]
+        header = ["grader", "n", "mean", "SE", "95% CI", "pass rate", "pass 95% CI"]
         ks = _ks(k) if k > 1 else []
         header += [f"pass@{kk}" for kk in ks] + ([f"mean@{k}"] if k > 1 else []) + ["unscored"]
         judged = any(s.judge for s in self.stats)
@@ -351,10 +432,11 @@ class Report:
         body = []
         for s in self.stats:
             ci = "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]"
+            pass_ci = "-" if s.pass_rate_ci_low is None else f"[{_pct(s.pass_rate_ci_low)}, {_pct(s.pass_rate_ci_high)}]"
             unscored = "0" if not s.unscored else f"{s.unscored_count} (" + ", ".join(
                 f"{kind}: {c}" for kind, c in s.unscored.items()
             ) + ")"
-            row = ["  " * s.depth + s.grader, str(s.n), _fmt(s.mean), ci, _pct(s.pass_rate)]
+            row = ["  " * s.depth + s.grader, str(s.n), _fmt(s.mean), _fmt(s.se), ci, _pct(s.pass_rate), pass_ci]
             row += [_fmt(s.pass_at_k.get(kk)) for kk in ks] + ([_fmt(s.mean_at_k)] if k > 1 else []) + [unscored]
             if judged:
                 j = s.judge or {}
@@ -423,20 +505,45 @@ class Report:
         return "".join(parts)
 
     def plot(self, graders: Sequence[str] | None = None) -> Any:
-        """Score distribution per grader (histogram of scored samples); returns the Figure."""
+        """Score distribution per grader over scored samples; returns the Figure.
+
+        A few distinct scores (pass/fail graders, judges on a small scale) are drawn as one bar at
+        each value; many distinct scores as a histogram of equal bins. The score axis spans
+        [0, 1] (or the scores' range when they leave it), so 0s and 1s sit where they belong.
+        """
         import matplotlib.pyplot as plt
 
         names = list(graders) if graders else self.graders
         fig, axes = plt.subplots(1, len(names), figsize=(3.2 * max(1, len(names)), 2.6), squeeze=False)
         for ax, name in zip(axes[0], names):
-            scores = [g.score for item in self.items for g in item.grades.get(name, []) if g.score is not None]
-            ax.hist(scores, bins=min(20, max(2, len(set(scores)))) if scores else 2, color="#4c72b0")
+            scores = [float(g.score) for item in self.items for g in _grades_of(item, name) if g.score is not None]
+            _draw_distribution(ax, scores)
             s = self[name]
             ax.set_title(f"{name}\nmean {_fmt(s.mean)}, unscored {s.unscored_count}", fontsize=9)
             ax.set_xlabel("score")
         axes[0][0].set_ylabel("samples")
         fig.tight_layout()
         return fig
+
+
+#: Up to this many distinct scores are drawn as one bar per value rather than binned.
+_MAX_DISTINCT_BARS = 11
+
+
+def _draw_distribution(ax: Any, scores: Sequence[float]) -> None:
+    lo, hi = (0.0, 1.0) if all(0.0 <= v <= 1.0 for v in scores) else (min(scores), max(scores))
+    span = (hi - lo) or 1.0
+    distinct = sorted(set(scores))
+    if not scores:
+        ax.text(0.5, 0.5, "nothing scored", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    elif len(distinct) <= _MAX_DISTINCT_BARS:
+        gaps = [b - a for a, b in zip(distinct, distinct[1:])]
+        width = min([0.06 * span] + [0.8 * g for g in gaps])
+        counts = Counter(scores)
+        ax.bar(distinct, [counts[v] for v in distinct], width=width, color="#4c72b0")
+    else:
+        ax.hist(scores, bins=20, range=(lo, hi), color="#4c72b0")
+    ax.set_xlim(lo - 0.05 * span, hi + 0.05 * span)
 
 
 def _clip(text: str, limit: int = 300) -> str:

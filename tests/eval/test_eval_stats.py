@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rft.eval._stats import clustered_mean_se, normal_ci, paired_bootstrap, pass_at_k, pass_at_k_values
+from rft.eval._stats import (
+    clustered_interval,
+    clustered_mean_se,
+    newcombe_paired_ci,
+    normal_ci,
+    paired_bootstrap,
+    paired_interval,
+    pass_at_k,
+    pass_at_k_values,
+    wilson_interval,
+)
 
 
 def _brute_pass_at_k(n: int, c: int, k: int) -> float:
@@ -103,3 +113,71 @@ def test_paired_bootstrap_no_change_ci_contains_zero_and_is_repeatable():
 def test_paired_bootstrap_rejects_unpaired_lengths():
     with pytest.raises(ValueError, match="differ in length"):
         paired_bootstrap([1.0], [1.0, 0.0])
+
+
+# ------------------------------------------------------------------------------ intervals in [0, 1]
+
+
+@pytest.mark.parametrize(
+    "p,n,expected",
+    [
+        (0.0, 10, (0.0, 0.2775)),  # no success: upper bound z^2 / (n + z^2)
+        (1.0, 10, (0.7225, 1.0)),  # all successes: mirror image
+        (0.5, 10, (0.2366, 0.7634)),  # symmetric around 1/2
+    ],
+    ids=["0-of-10", "10-of-10", "5-of-10"],
+)
+def test_wilson_interval_textbook_values(p, n, expected):
+    assert wilson_interval(p, n) == pytest.approx(expected, abs=1e-4)
+
+
+def test_clustered_interval_with_one_sample_per_item_is_plain_wilson():
+    mean, se, low, high = clustered_interval([[1.0]] * 7 + [[0.0]] * 3)
+    assert mean == pytest.approx(0.7)
+    assert (low, high) == pytest.approx(wilson_interval(0.7, 10))
+
+
+# ------------------------------------------------------------------------------ paired proportions
+
+
+def test_newcombe_paired_interval_by_hand():
+    # Newcombe (1998) method 10, worked out for a = 36 both pass, b = 12 pass -> fail, c = 2 fail -> pass,
+    # d = 0 both fail (n = 50): before = 48/50, after = 38/50, delta = after - before = -0.2.
+    z = 1.959963984540054
+    l_b, u_b = wilson_interval(48 / 50, 50)  # before: 0.8654 .. 0.9890
+    l_a, u_a = wilson_interval(38 / 50, 50)  # after:  0.6254 .. 0.8569
+    phi = (36 * 0 - 12 * 2) / math.sqrt(48 * 2 * 38 * 12)  # ad - bc < 0: phi used as it is
+    low = -0.2 - math.sqrt((0.76 - l_a) ** 2 - 2 * phi * (0.76 - l_a) * (u_b - 0.96) + (u_b - 0.96) ** 2)
+    high = -0.2 + math.sqrt((u_a - 0.76) ** 2 - 2 * phi * (u_a - 0.76) * (0.96 - l_b) + (0.96 - l_b) ** 2)
+    assert z == pytest.approx(1.96, abs=1e-3)
+    before = [1] * 36 + [1] * 12 + [0] * 2 + [0] * 0
+    after = [1] * 36 + [0] * 12 + [1] * 2 + [0] * 0
+    delta, lo, hi = newcombe_paired_ci(before, after)
+    assert delta == pytest.approx(-0.2)
+    assert (lo, hi) == pytest.approx((low, high))
+    assert (lo, hi) == pytest.approx((-0.3404, -0.0569), abs=1e-4)  # Newcombe (1998), Table II, method 10
+
+
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        ([1] * 10, [1] * 10),  # all pass both times: no discordant pair
+        ([0] * 10, [0] * 10),  # all fail both times
+        ([1] * 5 + [0] * 5, [1] * 5 + [0] * 5),  # nothing flipped: the corrected phi keeps the width above 0
+        ([0] * 10, [1] * 10),  # every item fixed: the interval stops at +1
+    ],
+    ids=["all-pass", "all-fail", "no-flips", "all-fixed"],
+)
+def test_newcombe_paired_interval_has_width_and_stays_in_range(before, after):
+    delta, lo, hi = newcombe_paired_ci(before, after)
+    assert -1.0 <= lo <= delta <= hi <= 1.0
+    assert hi - lo > 0.1  # ten items cannot pin a change down to a point
+
+
+def test_paired_interval_picks_newcombe_for_binary_and_bootstrap_otherwise():
+    binary = paired_interval([1, 0] * 10, [1, 1] * 10)
+    assert binary.method == "newcombe" and binary.ci_low > 0
+    frac = paired_interval([0.5, 0.25] * 10, [0.75, 0.5] * 10)
+    assert frac.method == "bootstrap" and frac.delta == pytest.approx(0.25)
+    diffs = [after - before for before, after in zip([1, 0] * 10, [1, 1] * 10)]
+    assert binary.sd_diff == pytest.approx(statistics.stdev(diffs))

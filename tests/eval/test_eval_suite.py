@@ -65,7 +65,8 @@ def test_no_regression_against_a_saved_baseline(tmp_path):
     result = run_suite(path)  # drop of 0.3 > 0.2 allowed
     bad = result.failures
     assert [(c.grader, c.check) for c in bad] == [("match", "max_regression")]
-    assert bad[0].actual == "-0.300" and "95% CI [-0.600, +0.000]" in bad[0].note  # 3 of 10 items broke
+    # 3 of 10 items broke, none fixed: Newcombe's paired interval leaves room for noise (exact McNemar p = 0.25)
+    assert bad[0].actual == "-0.300" and "95% CI [-0.603, +0.038]" in bad[0].note
     data["max_regression"] = 0.35
     path.write_text(yaml.safe_dump(data))
     assert run_suite(path).passed
