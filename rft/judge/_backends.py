@@ -32,7 +32,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rft._errors import ConfigError
+from rft._errors import ConfigError, UntrustedCodeError
+from rft.models import DEFAULT_MODEL, TINY_MODEL, generate, is_default_model_name, is_tiny_model_name, load_model
 
 __all__ = [
     "Backend",
@@ -141,12 +142,10 @@ class LocalBackend(Backend):
         self.batches_run = 0  # how many generate() calls the worker made (bench and tests read it)
 
     def identity(self) -> str:
-        from rft.models import DEFAULT_MODEL, is_default_model_name
-
         if is_default_model_name(self.model):
             return f"local:{DEFAULT_MODEL}"
-        if self.model == "tiny":
-            return "local:tiny"
+        if is_tiny_model_name(self.model):
+            return f"local:{TINY_MODEL}"
         return f"local:{Path(self.model).expanduser().resolve()}"
 
     def to_config(self) -> dict[str, Any]:
@@ -164,14 +163,7 @@ class LocalBackend(Backend):
         """Load (once) and return ``(model, tokenizer)``."""
         with self._lock:
             if self._loaded is None:
-                from rft.models import load_model
-
-                spec: Any = self.model
-                if spec == "tiny":
-                    from rft.testing import tiny_model_dir
-
-                    spec = tiny_model_dir()
-                self._loaded = load_model(spec)
+                self._loaded = load_model(self.model)  # knows "default", "tiny" and folders
             return self._loaded
 
     def submit(self, request: JudgeRequest) -> concurrent.futures.Future[JudgeReply]:
@@ -206,8 +198,6 @@ class LocalBackend(Backend):
         start = time.perf_counter()
         try:
             model, tokenizer = self.load()
-            from rft.models import generate
-
             groups: dict[tuple[Any, ...], list[int]] = {}
             for i, (req, _) in enumerate(items):
                 p = req.param_dict()
@@ -563,9 +553,7 @@ def _local(model: str, batch_size: int = 16, max_new_tokens: int = 48) -> LocalB
 
 
 def _looks_local(model: str) -> bool:
-    from rft.models import is_default_model_name
-
-    return is_default_model_name(model) or model == "tiny" or (Path(model).expanduser() / "config.json").is_file()
+    return is_default_model_name(model) or is_tiny_model_name(model) or (Path(model).expanduser() / "config.json").is_file()
 
 
 def backend_from_config(spec: Any, model: str = "default", *, trust_code: bool = False) -> Backend:
@@ -599,8 +587,6 @@ def backend_from_config(spec: Any, model: str = "default", *, trust_code: bool =
             return ScriptedBackend(options["replies"])
         if kind == "callable":
             if not trust_code:
-                from rft._errors import UntrustedCodeError
-
                 raise UntrustedCodeError("a callable backend imports and runs code; load with trust_code=True", "backend.function")
             target = options.get("function", "")
             module, _, name = str(target).partition(":")

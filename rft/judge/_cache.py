@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rft.models import cache_dir
+
 __all__ = ["JudgeCache", "cache_key", "default_cache_path", "message_key"]
 
 _SCHEMA = """
@@ -32,8 +34,6 @@ CREATE TABLE IF NOT EXISTS replies (
 
 def default_cache_path() -> Path:
     """``<rft cache>/judge-cache.sqlite`` (``$RFT_CACHE``, default ``~/.cache/rft``)."""
-    from rft.models import cache_dir
-
     return cache_dir() / "judge-cache.sqlite"
 
 

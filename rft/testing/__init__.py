@@ -1,6 +1,8 @@
-"""Helpers for testing with rft: a tiny local model, and suite assertions for your own tests."""
+"""Helpers for testing with rft: the tiny local model, suite assertions for your own tests, and a
+scripted OpenAI-compatible server on loopback for testing judge clients against faults."""
 
+from rft.models import TINY_CHAT_TEMPLATE, tiny_model, tiny_model_dir
+from rft.testing._fault_server import FaultServer
 from rft.testing._suite_assert import assert_suite
-from rft.testing._tiny import TINY_CHAT_TEMPLATE, tiny_model, tiny_model_dir
 
-__all__ = ["TINY_CHAT_TEMPLATE", "assert_suite", "tiny_model", "tiny_model_dir"]
+__all__ = ["TINY_CHAT_TEMPLATE", "FaultServer", "assert_suite", "tiny_model", "tiny_model_dir"]

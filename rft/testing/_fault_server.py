@@ -11,7 +11,7 @@ once the script is used up):
 - ``{"drop": true}`` — close the connection without a reply.
 
 ``requests`` counts what reached the server. Run it in-process (:meth:`FaultServer.start`) or as
-a process: ``python -m rft.judge._fault_server '<json script>'`` prints its URL on the first line.
+a process: ``python -m rft.testing._fault_server '<json script>'`` prints its URL on the first line.
 """
 
 from __future__ import annotations

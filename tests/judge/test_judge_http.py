@@ -13,7 +13,7 @@ import pytest
 
 from rft.graders._model import ScoreModel
 from rft.judge import JudgeCache, judge_stats
-from rft.judge._fault_server import FaultServer
+from rft.testing import FaultServer
 
 USER = [{"role": "user", "content": "Rate 0-10: {{sample.output_text}}"}]
 FAST = {"max_retries": 2, "backoff_s": 0.01, "max_backoff_s": 1.0, "timeout_s": 5.0}
@@ -160,7 +160,7 @@ def test_cache_is_safe_with_several_processes(tmp_path):
 
 def test_server_killed_mid_run(tmp_path):
     """A real server process hangs, is killed while requests are in flight: unscored, batch completes."""
-    proc = subprocess.Popen([sys.executable, "-m", "rft.judge._fault_server", '[{"hang": 30}]'],
+    proc = subprocess.Popen([sys.executable, "-m", "rft.testing._fault_server", '[{"hang": 30}]'],
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         url = proc.stdout.readline().strip()
