@@ -8,7 +8,8 @@
     │   └── MissingDependencyError (also ImportError)
     │                                      an optional package is not installed; the message is the pip command
     ├── DataError (also ValueError)        a dataset row or file is malformed, or lacks a field a grader needs
-    └── GraderError (also RuntimeError)    a grader was used wrongly (e.g. a batch of the wrong length)
+    ├── GraderError (also RuntimeError)    a grader was used wrongly (e.g. a batch of the wrong length)
+    └── SuiteFailed (also AssertionError)  a suite missed a threshold (rft.testing.assert_suite); message: its table
 
 Grading a *completion* never raises: a bad output scores 0, and a grader that could not judge
 returns an unscored :class:`~rft.Grade` (``score=None``) with the reason.
@@ -16,7 +17,17 @@ returns an unscored :class:`~rft.Grade` (``score=None``) with the reason.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "GraderError", "MissingDependencyError", "RftError", "UntrustedCodeError"]
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "GraderError",
+    "MissingDependencyError",
+    "RftError",
+    "SuiteFailed",
+    "UntrustedCodeError",
+]
 
 
 class RftError(Exception):
@@ -80,3 +91,16 @@ class DataError(RftError, ValueError):
 
 class GraderError(RftError, RuntimeError):
     """A grader was used in a way that cannot work (wrong batch length, unknown field)."""
+
+
+class SuiteFailed(RftError, AssertionError):
+    """A suite missed a threshold; raised by :func:`rft.testing.assert_suite`.
+
+    ``result`` is the :class:`~rft.eval.SuiteResult`; the message is its table (which grader
+    missed which threshold, by how much). Also an ``AssertionError``, so pytest reports a failed
+    test rather than an error.
+    """
+
+    def __init__(self, result: Any):
+        self.result = result
+        super().__init__(result.table())

@@ -8,8 +8,13 @@
 
 ``rft eval`` prints the report table and, with ``--out FOLDER``, streams every grade to
 ``FOLDER/results.jsonl`` and writes ``FOLDER/report.json``; running the same command again
-resumes where it stopped. ``rft test`` exits 1 when any suite misses a threshold, with a table
-saying which grader missed which threshold by how much.
+resumes where it stopped.
+
+``rft test`` runs every suite given, even after one fails or cannot run, and prints a table per
+suite saying which grader missed which threshold by how much (the ``margin`` column). Each error
+(a bad suite file, a missing data or baseline file) goes to stderr naming the suite file and the
+resolved path; relative paths in a suite file are relative to that file's folder. Exit status: the
+worst over the suites: 2 if any suite could not run, else 1 if any missed a threshold, else 0.
 """
 
 from __future__ import annotations
@@ -113,16 +118,29 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from rft._errors import RftError
     from rft.eval import Suite
 
-    failed = 0
+    passed = failed = errors = 0
     for path in args.suites:
-        suite = Suite.load(path)
-        out = Path(args.out) / suite.name if args.out else None
-        result = suite.run(target=args.model, out=out, progress=args.progress, trust_code=args.trust_code)
+        try:
+            suite = Suite.load(path)
+            out = Path(args.out) / suite.name if args.out else None
+            result = suite.run(target=args.model, out=out, progress=args.progress, trust_code=args.trust_code)
+        except (RftError, OSError) as exc:  # report it and go on: every suite gets its verdict
+            errors += 1
+            text = str(exc) if isinstance(exc, RftError) else f"{getattr(exc, 'filename', '') or ''} {exc.strerror or exc}"
+            print(f"rft test: error: {text if str(path) in text else f'{path}: {text}'}", file=sys.stderr)
+            continue
         print(result.table())
         print()
-        failed += not result.passed
+        if result.passed:
+            passed += 1
+        else:
+            failed += 1
     total = len(args.suites)
-    print(f"{total - failed} of {total} suites passed" if not failed else f"FAILED: {failed} of {total} suites")
-    return 1 if failed else 0
+    if passed == total:
+        print(f"{total} of {total} suites passed")
+    else:
+        print(f"FAILED: {total - passed} of {total} suites: {passed} passed, {failed} failed, {errors} errors")
+    return 2 if errors else 1 if failed else 0

@@ -3,7 +3,7 @@
 A suite is YAML (or JSON)::
 
     name: arithmetic
-    data: arithmetic.jsonl            # relative to the suite file, else the cwd, else rft's data/
+    data: arithmetic.jsonl            # relative paths are relative to this file's folder
     prompt_field: prompt
     target: default                   # default | MODEL_FOLDER | openai:MODEL@URL | {outputs: FILE.jsonl}
     samples_per_item: 1
@@ -20,6 +20,12 @@ A suite is YAML (or JSON)::
     baseline: baseline/report.json    # optional saved report
     max_regression: 0.05              # optional: fail if a grader's mean drops more than this vs baseline
 
+Every relative path in a suite file (``data``, grader files, a model folder, ``outputs``,
+``baseline``) is relative to the folder of the suite file, wherever rft runs from
+(:func:`resolve_path`); a suite built from a dict reads them from the current directory. Before
+anything is generated, :meth:`Suite.run` checks that the data, outputs and baseline files exist
+and that the graders build; errors name the suite file, the key and the resolved path.
+
 >>> import rft
 >>> suite = rft.Suite.from_dict({"name": "demo", "data": [{"prompt": "hi", "answer": "hi"}],
 ...     "target": {"outputs_column": "answer"}, "graders": [{"type": "string_check", "name": "same",
@@ -33,14 +39,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rft._errors import ConfigError
+from rft._errors import ConfigError, SuiteFailed
 from rft.eval._report import Report, _text_table
 
-__all__ = ["Check", "Suite", "SuiteFailed", "SuiteResult", "Threshold", "run_suite"]
+__all__ = ["Check", "Suite", "SuiteFailed", "SuiteResult", "Threshold", "resolve_path", "run_suite"]
 
 _THRESHOLD_KEYS = ("min_score", "min_pass_rate", "max_regression")
 _GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
@@ -78,7 +84,7 @@ class Threshold:
 
 @dataclasses.dataclass
 class Check:
-    """One threshold applied to one grader."""
+    """One threshold applied to one grader; ``margin`` is by how much it passed (> 0) or missed (< 0)."""
 
     grader: str
     check: str
@@ -86,6 +92,7 @@ class Check:
     actual: str
     ok: bool
     note: str = ""
+    margin: float | None = None
 
 
 @dataclasses.dataclass
@@ -109,8 +116,12 @@ class SuiteResult:
         """A readable verdict: one line per check, then the report's summary table."""
         failed = len(self.failures)
         head = f"suite {self.suite}: " + ("PASSED" if not failed else f"FAILED ({failed} of {len(self.checks)} checks)")
-        rows = [[c.grader, c.check, c.required, c.actual, "ok" if c.ok else "FAIL", c.note] for c in self.checks]
-        checks = _text_table(["grader", "check", "required", "actual", "result", "note"], rows) if rows else "(no thresholds)"
+        rows = [
+            [c.grader, c.check, c.required, c.actual, "-" if c.margin is None else f"{c.margin:+.3f}", "ok" if c.ok else "FAIL", c.note]
+            for c in self.checks
+        ]
+        header = ["grader", "check", "required", "actual", "margin", "result", "note"]
+        checks = _text_table(header, rows) if rows else "(no thresholds)"
         return f"{head}\n{checks}\n\n{self.report.table()}"
 
     __str__ = table
@@ -121,33 +132,29 @@ class SuiteResult:
         return f"<pre>{html.escape(self.table())}</pre>"
 
 
-class SuiteFailed(AssertionError):
-    """Raised by :func:`rft.testing.assert_suite`; its message is the suite's table."""
+def resolve_path(value: str | os.PathLike[str], base: str | os.PathLike[str] | None) -> str:
+    """rft's one rule for a relative path: it is relative to the folder of the file that names it.
 
-    def __init__(self, result: SuiteResult):
-        self.result = result
-        super().__init__(result.table())
+    ``base`` is that folder (``None``: the path came from code or the command line, so the current
+    directory). Nothing else is tried, so the path an error names is the one rft read.
+    ``~`` is expanded; absolute paths are kept.
+
+    >>> resolve_path("rows.jsonl", "/work/suites")
+    '/work/suites/rows.jsonl'
+    >>> resolve_path("/data/rows.jsonl", "/work/suites")
+    '/data/rows.jsonl'
+    """
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    return str((Path(base) if base is not None else Path.cwd()) / path)
 
 
-def _resolve_path(value: str, base: Path | None, *, data: bool = False) -> str:
-    candidates = []
-    p = Path(value).expanduser()
-    if p.is_absolute():
-        return str(p)
-    if base is not None:
-        candidates.append(base / p)
-    candidates.append(Path.cwd() / p)
-    if data:
-        try:
-            from rft._data import data_dir
+def _is_model_name(value: str) -> bool:
+    """A short model name ("default", "tiny"), which is not a path."""
+    from rft.models import is_default_model_name, is_tiny_model_name
 
-            candidates.append(data_dir() / p)
-        except Exception:  # no data folder: the value stays as given
-            pass
-    for c in candidates:
-        if c.exists():
-            return str(c)
-    return value
+    return is_default_model_name(value) or is_tiny_model_name(value)
 
 
 @dataclasses.dataclass
@@ -176,9 +183,9 @@ class Suite:
 
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"suite file {str(path)!r} does not exist")
+            raise ConfigError(f"suite file {str(path)!r} does not exist ({path.absolute()})")
         try:
-            return cls.from_dict(read_config_file(path), base_dir=path.parent, source=str(path))
+            return cls.from_dict(read_config_file(path), base_dir=path.absolute().parent, source=str(path))
         except ConfigError as exc:
             raise exc.in_source(str(path)) from None
 
@@ -186,7 +193,7 @@ class Suite:
     def from_dict(cls, data: Any, *, base_dir: str | os.PathLike[str] | None = None, source: str | None = None) -> Suite:
         if not isinstance(data, Mapping):
             raise ConfigError(f"a suite must be a mapping, got {type(data).__name__}")
-        base = Path(base_dir) if base_dir is not None else None
+        base = base_dir  # every relative path below: relative to the suite file's folder (None: the cwd)
         for key in data:
             if key not in _SUITE_KEYS:
                 raise ConfigError(f"unknown suite key {key!r}; known keys: {', '.join(_SUITE_KEYS)}", str(key))
@@ -195,7 +202,7 @@ class Suite:
                 raise ConfigError(f"missing required key {key!r}", key)
         raw_data = data["data"]
         if isinstance(raw_data, str):
-            raw_data = _resolve_path(raw_data, base, data=True)
+            raw_data = resolve_path(raw_data, base)
         elif not isinstance(raw_data, list):
             raise ConfigError(f"expected a JSONL path or a list of rows, got {type(raw_data).__name__}", "data")
         graders = data["graders"]
@@ -206,16 +213,13 @@ class Suite:
         specs = []
         for g in graders:
             if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g):
-                g = _resolve_path(g, base)
+                g = resolve_path(g, base)
             specs.append(g)
         target = data.get("target", "default")
-        if isinstance(target, str) and not target.startswith("openai:"):
-            from rft.models import is_default_model_name
-
-            if not is_default_model_name(target):
-                target = _resolve_path(target, base)
+        if isinstance(target, str) and not target.startswith("openai:") and not _is_model_name(target):
+            target = resolve_path(target, base)  # a model folder
         elif isinstance(target, Mapping) and isinstance(target.get("outputs"), str):
-            target = {**target, "outputs": _resolve_path(target["outputs"], base)}
+            target = {**target, "outputs": resolve_path(target["outputs"], base)}
         thresholds: dict[str, Threshold] = {}
         raw_thresholds = data.get("thresholds") or {}
         if not isinstance(raw_thresholds, Mapping):
@@ -230,7 +234,7 @@ class Suite:
         if baseline is not None:
             if not isinstance(baseline, str):
                 raise ConfigError(f"expected a path to a saved report, got {baseline!r}", "baseline")
-            baseline = _resolve_path(baseline, base)
+            baseline = resolve_path(baseline, base)
         max_regression = data.get("max_regression")
         if max_regression is not None and (isinstance(max_regression, bool) or not isinstance(max_regression, (int, float))):
             raise ConfigError(f"expected a number, got {max_regression!r}", "max_regression")
@@ -266,19 +270,27 @@ class Suite:
         progress: bool = False,
         trust_code: bool = False,
     ) -> SuiteResult:
-        """Evaluate and check every threshold (``target`` overrides the suite's)."""
+        """Evaluate and check every threshold (``target`` overrides the suite's).
+
+        Everything that can be checked without the model is checked first: the files exist, the
+        graders build, every threshold names a grader, the baseline report loads.
+        """
         from rft.eval._compare import compare
         from rft.eval._evaluate import evaluate, load_graders
         from rft.eval._report import load_report
 
         try:
             graders = load_graders(self.graders, trust_code=trust_code)
+            self._check_files(own_target=target is None)
             names = [g.name for g in graders]
             for key in self.thresholds:
                 if key != "*" and key not in names:
                     raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
+            if any(self.threshold_for(n).max_regression is not None for n in names) and self.baseline is None:
+                raise ConfigError("max_regression needs a baseline report; add 'baseline: PATH'", "baseline")
         except ConfigError as exc:
             raise exc.in_source(self.source) if self.source else exc from None
+        baseline = load_report(self.baseline) if self.baseline is not None else None
         rows: Any = self.data
         if self.split is not None:
             from rft._data import load_rows
@@ -299,9 +311,7 @@ class Suite:
             trust_code=trust_code,
             **self.generation,
         )
-        comparison = None
-        if self.baseline is not None:
-            comparison = compare(load_report(self.baseline), report, graders=names)
+        comparison = None if baseline is None else compare(baseline, report, graders=names)
         checks: list[Check] = []
         for name in names:
             t = self.threshold_for(name)
@@ -313,10 +323,10 @@ class Suite:
                     checks.append(Check(name, check, f">= {required:.3f}", "-", False, f"nothing scored ({stats.unscored_count} unscored)"))
                 else:
                     note = f"{stats.unscored_count} unscored" if stats.unscored_count else ""
-                    checks.append(Check(name, check, f">= {required:.3f}", f"{actual:.3f}", actual >= required - 1e-12, note))
-            if t.max_regression is not None:
-                if comparison is None:
-                    raise ConfigError("max_regression needs a baseline report; add 'baseline: PATH'", "baseline")
+                    checks.append(
+                        Check(name, check, f">= {required:.3f}", f"{actual:.3f}", actual >= required - 1e-12, note, actual - required)
+                    )
+            if t.max_regression is not None and comparison is not None:
                 d = comparison[name]
                 if d.delta is None:
                     checks.append(Check(name, "max_regression", f"drop <= {t.max_regression:.3f}", "-", False, "no items paired with the baseline"))
@@ -324,9 +334,21 @@ class Suite:
                     ci = f"95% CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}], {d.verdict}"
                     checks.append(
                         Check(name, "max_regression", f"delta >= {-t.max_regression:+.3f}", f"{d.delta:+.3f}",
-                              d.delta >= -t.max_regression - 1e-12, ci)
+                              d.delta >= -t.max_regression - 1e-12, ci, d.delta + t.max_regression)
                     )
         return SuiteResult(self.name, checks, report, comparison)
+
+    def _check_files(self, *, own_target: bool) -> None:
+        """Raise a ConfigError naming the key and the resolved path of a file that is not there."""
+        files: list[tuple[str, Any]] = [("data", self.data), ("baseline", self.baseline)]
+        if own_target and isinstance(self.target, Mapping):
+            files.append(("target.outputs", self.target.get("outputs")))
+        if own_target and isinstance(self.target, str) and not self.target.startswith("openai:") and not _is_model_name(self.target):
+            files.append(("target", self.target))
+        where = "the suite file's folder" if self.source else "the current directory"
+        for key, value in files:
+            if isinstance(value, (str, os.PathLike)) and not Path(value).exists():
+                raise ConfigError(f"{os.fspath(value)} does not exist (relative paths are read from {where})", key)
 
 
 def run_suite(
@@ -343,7 +365,3 @@ def run_suite(
     elif not isinstance(suite, Suite):
         suite = Suite.load(suite)
     return suite.run(target=target, out=out, progress=progress, trust_code=trust_code)
-
-
-def run_suites(paths: Sequence[str | os.PathLike[str]], **kwargs: Any) -> list[SuiteResult]:
-    return [run_suite(p, **kwargs) for p in paths]

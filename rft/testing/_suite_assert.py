@@ -11,7 +11,6 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["assert_suite"]
@@ -26,15 +25,16 @@ def assert_suite(
     progress: bool = False,
 ) -> Any:
     """Run ``suite`` (a file, a dict or a :class:`~rft.Suite`) and raise
-    :class:`~rft.eval.SuiteFailed` (an ``AssertionError``) whose message is the readable table of
-    checks and the report when a threshold is not met. Returns the :class:`~rft.eval.SuiteResult`.
+    :class:`~rft.eval.SuiteFailed` (an ``RftError`` and an ``AssertionError``) whose message is the
+    readable table of checks and the report when a threshold is not met. Returns the
+    :class:`~rft.eval.SuiteResult`.
 
-    ``target`` overrides the suite's target (evaluate the model your test just trained).
+    ``target`` overrides the suite's target (evaluate the model your test just trained). Relative
+    paths inside a suite file are relative to that file's folder.
     """
-    from rft.eval._suite import Suite, SuiteFailed, run_suite
+    from rft._errors import SuiteFailed
+    from rft.eval._suite import run_suite
 
-    if not isinstance(suite, (Suite, Mapping)):
-        suite = Suite.load(suite)
     result = run_suite(suite, target=target, out=out, progress=progress, trust_code=trust_code)
     if not result.passed:
         raise SuiteFailed(result)

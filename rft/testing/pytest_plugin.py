@@ -68,7 +68,7 @@ class SuiteItem(pytest.Item):
         assert_suite(self.path, target=self.config.getoption("--rft-target"))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        from rft.eval._suite import SuiteFailed
+        from rft._errors import SuiteFailed
 
         if isinstance(excinfo.value, SuiteFailed):
             return str(excinfo.value)

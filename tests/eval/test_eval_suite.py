@@ -171,3 +171,63 @@ def test_rft_eval_data_error_exits_2(tmp_path, capsys):
 def test_example_suites_load(path):
     suite = Suite.load(path)
     assert suite.graders and suite.data
+
+
+# ------------------------------------------------------------------------------------ paths, checks before the slow part
+
+
+def test_relative_paths_are_read_from_the_suite_folder_only(tmp_path, monkeypatch):
+    # One rule: a relative path is relative to the file that names it; the cwd is never tried.
+    (tmp_path / "suites").mkdir()
+    path = _write(tmp_path / "suites", {})
+    (tmp_path / "suites" / "rows.jsonl").rename(tmp_path / "rows.jsonl")  # only the cwd has rows.jsonl now
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        run_suite(path)
+    message = str(info.value)
+    assert str(path) in message and str(tmp_path / "suites" / "rows.jsonl") in message and "data" in message
+
+
+def test_missing_baseline_is_found_before_evaluating(tmp_path):
+    path = _write(tmp_path, {"match": {"max_regression": 0.1}}, baseline="runs/base/report.json")
+    with pytest.raises(ConfigError) as info:
+        run_suite(path, out=tmp_path / "run")
+    message = str(info.value)
+    assert str(tmp_path / "runs" / "base" / "report.json") in message  # the resolved path, not the raw one
+    assert str(path) in message and "baseline" in message
+    assert not (tmp_path / "run").exists()  # nothing was evaluated
+
+
+def test_suite_failed_is_an_rft_error_and_an_assertion():
+    from rft._errors import RftError
+    from rft.eval import SuiteFailed
+
+    assert issubclass(SuiteFailed, RftError) and issubclass(SuiteFailed, AssertionError)
+
+
+def test_failure_table_shows_by_how_much_each_threshold_was_missed(tmp_path):
+    result = run_suite(_write(tmp_path, {"match": {"min_score": 0.9, "min_pass_rate": 0.5}}))
+    table = result.table()
+    failing = next(line for line in table.splitlines() if "min_score" in line)
+    assert "-0.200" in failing  # 0.700 against >= 0.900
+    passing = next(line for line in table.splitlines() if "min_pass_rate" in line)
+    assert "+0.200" in passing  # 0.700 against >= 0.500: the margin it passed by
+    assert [c.margin for c in result.checks] == [pytest.approx(-0.2), pytest.approx(0.2)]
+
+
+def test_rft_test_runs_every_suite_and_exits_with_the_worst_status(tmp_path, capsys):
+    for name in ("good", "failing", "broken", "nodata"):
+        (tmp_path / name).mkdir()
+    good = _write(tmp_path / "good", {"match": {"min_score": 0.5}})
+    failing = _write(tmp_path / "failing", {"match": {"min_score": 0.9}})
+    broken = tmp_path / "broken" / "suite.yaml"
+    broken.write_text("data: rows.jsonl\ngraders: [{type: string_check, operation: sideways}]\n")
+    nodata = _write(tmp_path / "nodata", {})
+    (tmp_path / "nodata" / "rows.jsonl").unlink()
+    assert main(["test", str(broken), str(good), str(nodata), str(failing)]) == 2  # 2 (errors) > 1 (failed) > 0
+    captured = capsys.readouterr()
+    assert "suite adds: PASSED" in captured.out and "suite adds: FAILED" in captured.out  # ran after the errors
+    assert f"{broken}: graders[0].operation: unknown operation 'sideways'" in captured.err
+    assert str(nodata) in captured.err and str(tmp_path / "nodata" / "rows.jsonl") in captured.err
+    assert "FAILED: 3 of 4 suites: 1 passed, 1 failed, 2 errors" in captured.out
+    assert main(["test", str(good), str(failing)]) == 1  # no error: failed is the worst
