@@ -9,7 +9,7 @@ kind with the reason (the grader turns that into an *unscored* Grade).
   into left-padded batches.
 - :class:`OpenAIBackend` — any OpenAI-compatible chat-completions server (vLLM, Ollama, llama.cpp,
   OpenAI, ``rft serve-judge``) through the ``openai`` SDK, with bounded concurrency, retries with
-  exponential backoff that honour ``Retry-After``, a per-call timeout and an overall deadline.
+  exponential backoff that honour ``Retry-After``, and wall-clock bounds per call and per batch.
 - :class:`CallableBackend` — bring your own client: ``fn(messages, **params) -> str`` (sync or async).
 - :class:`ScriptedBackend` — canned replies for tests; records every request it saw.
 """
@@ -253,8 +253,15 @@ class OpenAIBackend(Backend):
     sent when it is unset: local servers ignore it). At most ``concurrency`` requests are in flight;
     429 and 5xx replies, timeouts and refused connections are retried up to ``max_retries`` times
     with exponential backoff (``backoff_s * 2**attempt``, jittered, at most ``max_backoff_s``), or
-    after the server's ``Retry-After`` when it sends one. Each call may take ``timeout_s``; a batch
-    stops retrying at ``deadline_s`` and the requests left are unscored with the reason.
+    after the server's ``Retry-After`` when it sends one.
+
+    Both time limits are wall-clock bounds. ``timeout_s`` bounds one call from sending to the last
+    byte of the reply (not each socket read: a reply trickled in slowly still times out).
+    ``deadline_s`` bounds a whole :meth:`complete` batch: waiting for a concurrency slot ends at
+    the deadline, the time left is read after that wait, no request or retry is sent once it has
+    passed, and a call in flight is cut at it. Rows never sent are unscored with error
+    ``deadline``; a row whose last attempt failed keeps that attempt's error, with the deadline
+    named in the reason.
     """
 
     kind = "openai"
@@ -337,14 +344,21 @@ class OpenAIBackend(Backend):
     async def _one(self, client: Any, semaphore: asyncio.Semaphore, req: JudgeRequest, deadline: float) -> JudgeReply:
         start = time.perf_counter()
         attempt = 0
-        last = JudgeReply.failed("deadline", "the batch deadline passed before the request was sent")
+        last: JudgeReply | None = None
         while True:
+            # The time left is read after the wait for a slot, and the wait itself ends at the
+            # deadline: no request is sent once the batch deadline has passed.
+            acquired = await _acquire_by(semaphore, deadline)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _final(last, attempt, start, f"; gave up at the {self.deadline_s:g}s deadline")
-            async with semaphore:
-                reply, retry_after = await self._call(client, req, min(self.timeout_s, remaining))
-            attempt += 1
+            if not acquired or remaining <= 0:
+                if acquired:
+                    semaphore.release()
+                return self._late(last, attempt, start)
+            try:
+                attempt += 1
+                reply, retry_after = await self._call(client, req, remaining)
+            finally:
+                semaphore.release()
             if reply.error is None or reply.error not in _RETRYABLE:
                 reply.attempts = attempt
                 reply.latency_s = time.perf_counter() - start
@@ -361,20 +375,36 @@ class OpenAIBackend(Backend):
                 return _final(last, attempt, start, f"; no time left before the {self.deadline_s:g}s deadline")
             await asyncio.sleep(delay)
 
-    async def _call(self, client: Any, req: JudgeRequest, timeout: float) -> tuple[JudgeReply, float | None]:
+    def _late(self, last: JudgeReply | None, attempts: int, start: float) -> JudgeReply:
+        if last is None:
+            return JudgeReply.failed(
+                "deadline", f"the batch deadline of {self.deadline_s:g}s passed before this request could be sent "
+                "(raise backend.deadline_s or backend.concurrency)", attempts=attempts,
+                latency_s=time.perf_counter() - start)
+        return _final(last, attempts, start, f"; gave up at the {self.deadline_s:g}s deadline")
+
+    async def _call(self, client: Any, req: JudgeRequest, remaining: float) -> tuple[JudgeReply, float | None]:
+        """One HTTP call, bounded in wall-clock time by ``timeout_s`` and the time left to the
+        deadline (the SDK's own timeout bounds each socket read, which a trickled reply evades)."""
         import openai
 
+        budget = min(self.timeout_s, remaining)
+        cut_by_deadline = remaining < self.timeout_s
         params = req.param_dict()
         if "max_completions_tokens" in params:  # OpenAI grader-config spelling -> API spelling
             params.setdefault("max_completion_tokens", params.pop("max_completions_tokens"))
         if self._no_response_format:
             params.pop("response_format", None)
         try:
-            resp = await client.chat.completions.create(
-                model=req.model, messages=req.message_dicts(), timeout=timeout, **params
-            )
-        except openai.APITimeoutError:
-            return JudgeReply.failed("timeout", f"no reply within {timeout:g}s"), None
+            async with asyncio.timeout(budget):
+                resp = await client.chat.completions.create(
+                    model=req.model, messages=req.message_dicts(), timeout=budget, **params
+                )
+        except (openai.APITimeoutError, TimeoutError):
+            if cut_by_deadline:
+                return JudgeReply.failed("deadline", f"no reply before the batch deadline of {self.deadline_s:g}s "
+                                                     f"(the call was cut after {budget:.3g}s)"), None
+            return JudgeReply.failed("timeout", f"no complete reply within timeout_s={self.timeout_s:g}s"), None
         except openai.APIConnectionError as exc:
             return JudgeReply.failed("unavailable", f"cannot reach {self._url()}: {exc.__cause__ or exc}"), None
         except openai.APIStatusError as exc:
@@ -386,7 +416,7 @@ class OpenAIBackend(Backend):
                 return JudgeReply.failed("server_error", f"HTTP {status} from the judge server: {body}"), _retry_after(exc.response)
             if status == 400 and "response_format" in params and not self._no_response_format:
                 self._no_response_format = True  # server lacks structured output: plain text from now on
-                return await self._call(client, req, timeout)
+                return await self._call(client, req, remaining)
             return JudgeReply.failed("http_error", f"HTTP {status} from the judge server: {body}"), None
         except openai.APIResponseValidationError as exc:
             return JudgeReply.failed("bad_response", f"the judge server sent an invalid response: {_short(str(exc))}"), None
@@ -404,6 +434,19 @@ class OpenAIBackend(Backend):
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
         ), None
+
+
+async def _acquire_by(semaphore: asyncio.Semaphore, deadline: float) -> bool:
+    """Acquire ``semaphore`` unless the deadline passes first (then False, nothing held)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return False
+    try:
+        async with asyncio.timeout(remaining):
+            await semaphore.acquire()
+    except TimeoutError:
+        return False
+    return True
 
 
 def _final(last: JudgeReply, attempts: int, start: float, suffix: str) -> JudgeReply:

@@ -7,10 +7,12 @@ once the script is used up):
 - ``{"status": 429, "retry_after": "0.2"}`` / ``{"status": 500}`` — an error, with an optional
   ``Retry-After`` header;
 - ``{"hang": s}`` — send nothing for ``s`` seconds, then close;
+- ``{"trickle": s, "reply": ...}`` — a normal completion whose body arrives a few bytes at a time
+  over ``s`` seconds (no single read waits long: only a wall-clock bound per call stops it);
 - ``{"garbage": true}`` — HTTP 200 with a body that is not JSON;
 - ``{"drop": true}`` — close the connection without a reply.
 
-``requests`` counts what reached the server. Run it in-process (:meth:`FaultServer.start`) or as
+``requests`` counts what reached the server, ``bodies`` keeps each request's JSON body. Run it in-process (:meth:`FaultServer.start`) or as
 a process: ``python -m rft.testing._fault_server '<json script>'`` prints its URL on the first line.
 """
 
@@ -105,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         if action.get("drop"):
             self.close_connection = True
             return
+        if "trickle" in action:
+            self._trickle(float(action["trickle"]), _completion(body, action))
+            return
         if action.get("garbage"):
             self._raw(200, b"<html>definitely not json", "application/json")
             return
@@ -114,14 +119,22 @@ class _Handler(BaseHTTPRequestHandler):
             err = {"error": {"message": f"scripted {status}", "type": "server_error", "code": None}}
             self._raw(status, json.dumps(err).encode(), "application/json", headers)
             return
-        reply = {
-            "id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "m"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": action.get("reply", "Score: 1")},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
-        }
-        self._raw(200, json.dumps(reply).encode(), "application/json")
+        self._raw(200, _completion(body, action), "application/json")
+
+    def _trickle(self, seconds: float, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        steps = max(1, int(seconds / 0.1))
+        size = max(1, -(-len(data) // steps))
+        try:
+            for start in range(0, len(data), size):
+                self.wfile.write(data[start : start + size])
+                self.wfile.flush()
+                time.sleep(seconds / steps)
+        except OSError:  # the client gave up (its wall-clock timeout): nothing more to send
+            self.close_connection = True
 
     def _raw(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -131,6 +144,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _completion(body: dict[str, Any], action: dict[str, Any]) -> bytes:
+    reply = {
+        "id": "chatcmpl-fault", "object": "chat.completion", "created": int(time.time()),
+        "model": body.get("model", "m"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": action.get("reply", "Score: 1")},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+    }
+    return json.dumps(reply).encode()
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by the kill test as a subprocess
