@@ -5,6 +5,7 @@
 - :func:`compare` tells, per grader, whether a change helped: one metric-aware paired comparison
   over items (mean score or pass rate), with the rules ``superior``, ``noninferior`` and
   ``lenient`` that :func:`rft.tune_until` decides with (:func:`decision_text` says them in words).
+- :func:`power_check` says, before any training, the smallest change a suite can resolve.
 - :class:`Suite` / :func:`run_suite`: unit benchmarks with thresholds, run by ``rft test`` and by
   :func:`rft.testing.assert_suite` in pytest.
 
@@ -16,6 +17,7 @@
 
 from rft.eval._compare import Comparison, GraderDelta, compare, decision_text
 from rft.eval._evaluate import check_rows, evaluate, grader_item_fields, load_graders
+from rft.eval._power import PowerCheck, items_needed, min_detectable_change, planning_sd, power_check
 from rft.eval._report import GraderStats, ItemResult, Report, load_report
 from rft.eval._stats import (
     PairedInterval,
@@ -42,6 +44,7 @@ __all__ = [
     "OpenAITarget",
     "Outputs",
     "PairedInterval",
+    "PowerCheck",
     "Report",
     "Suite",
     "SuiteFailed",
@@ -56,12 +59,16 @@ __all__ = [
     "decision_text",
     "evaluate",
     "grader_item_fields",
+    "items_needed",
     "load_graders",
     "load_report",
+    "min_detectable_change",
     "newcombe_paired_ci",
     "paired_bootstrap",
     "paired_interval",
     "pass_at_k",
+    "planning_sd",
+    "power_check",
     "run_suite",
     "wilson_interval",
 ]

@@ -199,7 +199,7 @@ class Comparison:
         return [d for d in self.deltas if d.verdict == "improved"]
 
     def _rows(self) -> tuple[list[str], list[list[str]]]:
-        pct = int(round(self.level * 100))
+        pct = round(self.level * 100)
         header = ["grader", "items", "metric", "before", "after", "delta", f"{pct}% CI", "verdict", "fixed", "broken"]
         body = []
         for d in self.deltas:
@@ -239,29 +239,31 @@ class Comparison:
         its own axis around 0 (right). Returns the Figure."""
         import matplotlib.pyplot as plt
 
-        shown = [d for d in self.deltas if d.before is not None]
+        shown = [d for d in self.deltas if d.delta is not None]
+        before = [float(d.before or 0.0) for d in shown]
+        after = [float(d.after or 0.0) for d in shown]
+        deltas = [float(d.delta or 0.0) for d in shown]
+        lows = [float(d.ci_low if d.ci_low is not None else 0.0) for d in shown]
+        highs = [float(d.ci_high if d.ci_high is not None else 0.0) for d in shown]
         n = max(1, len(shown))
         fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(2.4 + 2.2 * n, 2.8), gridspec_kw={"width_ratios": [1.4, 1]})
         xs = list(range(len(shown)))
         names = [d.grader for d in shown]
-        ax.bar([x - 0.2 for x in xs], [d.before for d in shown], width=0.4, label="before", color="#999999")
-        ax.bar([x + 0.2 for x in xs], [d.after for d in shown], width=0.4, label="after", color="#4c72b0")
+        ax.bar([x - 0.2 for x in xs], before, width=0.4, label="before", color="#999999")
+        ax.bar([x + 0.2 for x in xs], after, width=0.4, label="after", color="#4c72b0")
         ax.set_xticks(xs, names, rotation=20, fontsize=8)
         ax.set_ylabel(self.metric.replace("_", " "))
-        top = max([1.0] + [max(d.before, d.after) for d in shown])  # type: ignore[type-var]
-        ax.set_ylim(0, top * 1.05)
+        ax.set_ylim(0, max([1.0, *before, *after]) * 1.05)
         ax.legend(fontsize=8)
         ax_d.axhline(0.0, color="#666666", linewidth=0.8)
-        for x, d in zip(xs, shown):
+        for x, d, mid, lo, hi in zip(xs, shown, deltas, lows, highs):
             colour = {"improved": "#2a9d4b", "regressed": "#c0392b"}.get(d.verdict, "#4c72b0")
-            ax_d.errorbar([x], [d.delta], yerr=[[d.delta - d.ci_low], [d.ci_high - d.delta]],  # type: ignore[operator]
-                          fmt="o", color=colour, capsize=4)
+            ax_d.errorbar([x], [mid], yerr=[[mid - lo], [hi - mid]], fmt="o", color=colour, capsize=4)
         ax_d.set_xticks(xs, names, rotation=20, fontsize=8)
         ax_d.set_xlim(-0.6, len(shown) - 0.4)
-        lows = [d.ci_low for d in shown] + [0.0]
-        highs = [d.ci_high for d in shown] + [0.0]
-        pad = 0.1 * max(0.1, max(highs) - min(lows))  # type: ignore[type-var, operator]
-        ax_d.set_ylim(max(-1.05, min(lows) - pad), min(1.05, max(highs) + pad))  # type: ignore[type-var, operator]
+        bottom, top = min([0.0, *lows]), max([0.0, *highs])
+        pad = 0.1 * max(0.1, top - bottom)
+        ax_d.set_ylim(max(-1.05, bottom - pad), min(1.05, top + pad))
         ax_d.set_ylabel(f"after - before ({self.level:.0%} CI)")
         fig.tight_layout()
         return fig

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import itertools
 import json
 import math
 import os
@@ -342,14 +343,12 @@ class Report:
             raise ConfigError(f"unknown metric {metric!r}; use one of: {', '.join(METRICS)}", "metric")
         out: dict[str, float] = {}
         for item in self.items:
-            scored = [g for g in _grades_of(item, grader) if g.score is not None]
-            if not scored:
+            grades = _grades_of(item, grader)
+            scores = [float(g.score) for g in grades if g.score is not None]
+            if not scores:
                 continue
-            if metric == "mean":
-                value = sum(float(g.score) for g in scored) / len(scored)  # type: ignore[arg-type]
-            else:
-                value = sum(1 for g in scored if g.passed) / len(scored)
-            out[json.dumps(item.id)] = value
+            passed = sum(1 for g in grades if g.score is not None and g.passed)
+            out[json.dumps(item.id)] = sum(scores) / len(scores) if metric == "mean" else passed / len(scores)
         return out
 
     @property
@@ -537,7 +536,7 @@ def _draw_distribution(ax: Any, scores: Sequence[float]) -> None:
     if not scores:
         ax.text(0.5, 0.5, "nothing scored", ha="center", va="center", transform=ax.transAxes, fontsize=8)
     elif len(distinct) <= _MAX_DISTINCT_BARS:
-        gaps = [b - a for a, b in zip(distinct, distinct[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(distinct)]
         width = min([0.06 * span] + [0.8 * g for g in gaps])
         counts = Counter(scores)
         ax.bar(distinct, [counts[v] for v in distinct], width=width, color="#4c72b0")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rft import Grade
 import rft
+from rft import Grade
 from rft.eval import ItemResult, Report, compare, decision_text
 
 

@@ -95,7 +95,7 @@ def test_paired_bootstrap_sees_a_small_consistent_gain_that_unpaired_noise_would
     # Items vary hugely (0..1), but every item improves by exactly 0.05.
     before = [i / 49 * 0.9 for i in range(50)]
     after = [b + 0.05 for b in before]
-    delta, low, high = paired_bootstrap(before, after, n_boot=500)
+    delta, low, _high = paired_bootstrap(before, after, n_boot=500)
     assert delta == pytest.approx(0.05)
     assert low > 0  # significant when paired
     _, se_b = clustered_mean_se([[b] for b in before])
@@ -132,7 +132,7 @@ def test_wilson_interval_textbook_values(p, n, expected):
 
 
 def test_clustered_interval_with_one_sample_per_item_is_plain_wilson():
-    mean, se, low, high = clustered_interval([[1.0]] * 7 + [[0.0]] * 3)
+    mean, _se, low, high = clustered_interval([[1.0]] * 7 + [[0.0]] * 3)
     assert mean == pytest.approx(0.7)
     assert (low, high) == pytest.approx(wilson_interval(0.7, 10))
 
