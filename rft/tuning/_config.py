@@ -60,6 +60,9 @@ class TuneConfig:
     """
 
     output_dir: str = _f("rft-tune", "Folder for checkpoints, logs and the tuned model.")
+    save_model: bool = _f(
+        True, "Save the tuned model and tokenizer to output_dir when training ends (with LoRA: the adapter)."
+    )
     max_steps: int = _f(20, "Optimizer steps to train.")
     learning_rate: float = _f(1e-5, "Peak learning rate (AdamW).")
     lr_scheduler_type: str = _f("constant", "Learning-rate schedule (any transformers scheduler name).")
@@ -192,7 +195,7 @@ class TuneConfig:
             bf16=bf16,
             report_to="none",
             save_strategy="no",
-            disable_tqdm=True,
+            disable_tqdm=True,  # rft.tune turns TRL's progress bar on unless the user's grpo or progress=False says not to
         )
         values.update(self.grpo)
         values.update(overrides)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rft._errors import DataError
+from rft.eval._store import _umask_modes
 
 __all__ = ["TuneResult", "tune"]
 
@@ -93,22 +94,24 @@ def _load(model: Any, tokenizer: Any) -> tuple[Any, Any]:
 
 
 class _Progress:
-    """A TrainerCallback (built lazily: transformers is heavy) printing one line per logged step."""
+    """TRL's own progress bar (transformers' ``ProgressCallback``: ``tqdm.auto``, so a widget in
+    notebooks and a text bar in terminals) that writes one readable line per logged step (total
+    reward and each grader's mean) instead of the raw log dict. Built lazily: transformers is heavy."""
 
     @staticmethod
-    def make(names: list[str], total: int) -> Any:
-        from transformers import TrainerCallback
+    def make(names: list[str]) -> Any:
+        from transformers.trainer_callback import ProgressCallback
 
-        class Progress(TrainerCallback):
+        class Progress(ProgressCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
-                if not state.is_world_process_zero or not logs or "reward" not in logs:
+                if not state.is_world_process_zero or self.training_bar is None or not logs or "reward" not in logs:
                     return
-                parts = [f"step {state.global_step}/{total}", f"reward {logs['reward']:.3f}"]
+                parts = [f"step {state.global_step}/{state.max_steps}", f"reward {logs['reward']:.3f}"]
                 for n in names:
                     v = logs.get(f"rewards/{n}/mean")
                     if v is not None:
                         parts.append(f"{n} {v:.3f}")
-                print("  " + "  ".join(parts), flush=True)
+                self.training_bar.write("  " + "  ".join(parts))
 
         return Progress()
 
@@ -123,10 +126,11 @@ def tune(
     tokenizer: Any = None,
     callbacks: Sequence[Any] = (),
     resume_from_checkpoint: str | bool | None = None,
-    progress: bool = False,
+    progress: bool = True,
     **overrides: Any,
 ) -> TuneResult:
-    """Tune ``model`` with GRPO on ``data``, rewarding completions with ``graders``.
+    """Tune ``model`` with GRPO on ``data``, rewarding completions with ``graders``; keep the tuned
+    model in ``config.output_dir``.
 
     - ``model``: a model object (with ``tokenizer=``), a ``(model, tokenizer)`` pair, a local
       folder, or ``"default"`` for the embedded SmolLM2-135M-Instruct.
@@ -135,6 +139,12 @@ def tune(
     - ``graders``: grader objects, config dicts, catalogue names, or plain TRL reward functions.
     - ``weights``: a list, or ``{grader_name: weight}`` (missing names weigh 1).
     - ``config``: a :class:`~rft.TuneConfig` (or a dict); keyword ``overrides`` replace its fields.
+    - ``progress``: TRL's progress bar (a widget in notebooks) with one line per logged step, and
+      the pre-flight table; ``False``, or ``grpo={"disable_tqdm": True}`` in the config, is quiet.
+
+    When training ends the model and tokenizer are saved to ``config.output_dir`` (a folder
+    :func:`rft.models.load_model` and ``from_pretrained`` read; with LoRA, the adapter) unless
+    ``save_model=False``; :meth:`TuneResult.save` writes a merged copy anywhere else.
 
     Raises :class:`~rft.NoSignalError` when the pre-flight check finds no signal and
     :class:`~rft.TooManyUnscoredError` when graders cannot score a batch.
@@ -143,11 +153,14 @@ def tune(
     >>> from rft.testing import tiny_model
     >>> rows = [{"prompt": f"Say {i}", "answer": str(i)} for i in range(4)]
     >>> fmt = rft.StringCheck(name="has_e", reference="e", operation="ilike")
+    >>> out = __import__("tempfile").mkdtemp()
     >>> result = rft.tune(tiny_model(), rows, [fmt], max_steps=1, num_generations=2,
     ...                   per_device_train_batch_size=2, max_completion_length=4, preflight=False,
-    ...                   output_dir=__import__("tempfile").mkdtemp())
-    >>> result.steps, result.reward_names
-    (1, ['has_e'])
+    ...                   output_dir=out, progress=False)
+    >>> result.steps, result.reward_names, result.output_dir == out
+    (1, ['has_e'], True)
+    >>> import os; os.path.isfile(os.path.join(out, "config.json"))  # the tuned model, ready to load
+    True
     """
     from datasets import Dataset
     from trl import GRPOTrainer
@@ -175,10 +188,8 @@ def tune(
             print(report, flush=True)
         report.raise_if_no_signal()
 
-    args = config.grpo_config(reward_weights=ws) if ws is not None else config.grpo_config()
-    cbs = list(callbacks)
-    if progress:
-        cbs.append(_Progress.make([r.name for r in rewards], config.max_steps))
+    show = progress and not config.grpo.get("disable_tqdm", False)
+    args = config.grpo_config(disable_tqdm=not show, **({"reward_weights": ws} if ws is not None else {}))
     trainer = GRPOTrainer(
         model=model,
         processing_class=tokenizer,
@@ -186,14 +197,22 @@ def tune(
         args=args,
         train_dataset=Dataset.from_list(rows),
         peft_config=config.peft_config(),
-        callbacks=cbs or None,
+        callbacks=list(callbacks) or None,
     )
-    from transformers import PrinterCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    trainer.remove_callback(PrinterCallback)  # raw log dicts; progress=True prints a readable line instead
+    # Either callback writes raw log dicts: quiet prints nothing, progress a bar with readable lines.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if show:
+        trainer.add_callback(_Progress.make([r.name for r in rewards]))
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     seconds = time.perf_counter() - start
+    if config.save_model:
+        trainer.save_model(args.output_dir)  # weights, config and tokenizer; only the main process writes
+        if trainer.is_world_process_zero():
+            _umask_modes(Path(args.output_dir))  # transformers writes the weights owner-only
     return TuneResult(
         model=trainer.model,
         tokenizer=tokenizer,

@@ -92,3 +92,33 @@ def test_tune_runs_preflight_first_and_refuses_to_train_on_no_signal(tmp_path, t
 def test_bad_rows_are_named(tmp_path, tiny_model_path):
     with pytest.raises(rft.DataError, match="row 1: needs a 'prompt'"):
         tune(str(tiny_model_path), [{"prompt": "a"}, {"question": "b"}], [_varied()], _config(tmp_path))
+
+
+def test_tune_keeps_the_model_in_output_dir_unless_asked_not_to(tmp_path, tiny_model_path):
+    from rft.models import load_model
+
+    result = tune(str(tiny_model_path), ROWS, [_varied()], _config(tmp_path / "run", max_steps=1))
+    assert result.output_dir == str(tmp_path / "run")
+    model, tok = load_model(result.output_dir)  # a plain model folder: weights and tokenizer
+    assert model.config.hidden_size == result.model.config.hidden_size and tok.chat_template
+    modes = {f.name: f.stat().st_mode & 0o777 for f in (tmp_path / "run").iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"]  # the umask decides, not the library
+    kept = tune(str(tiny_model_path), ROWS, [_varied()], _config(tmp_path / "no", max_steps=1, save_model=False))
+    assert not (tmp_path / "no" / "config.json").exists()
+    assert (kept.save(tmp_path / "saved") / "config.json").is_file()  # result.save() still works
+
+
+@pytest.mark.parametrize(
+    "kwargs, grpo, shown",
+    [
+        pytest.param({}, {}, True, id="progress is on by default"),
+        pytest.param({"progress": False}, {}, False, id="progress=False is quiet"),
+        pytest.param({}, {"disable_tqdm": True}, False, id="the user's disable_tqdm is respected"),
+    ],
+)
+def test_tune_shows_progress_by_default(tmp_path, tiny_model_path, capfd, kwargs, grpo, shown):
+    tune(str(tiny_model_path), ROWS, [_varied()], _config(tmp_path, max_steps=2, save_model=False, grpo=grpo), **kwargs)
+    captured = capfd.readouterr()
+    assert ("2/2 [" in captured.err) is shown  # TRL's own tqdm bar (tqdm.auto: a widget in notebooks)
+    assert ("step 2/2" in captured.out + captured.err) is shown  # one readable line per logged step
+    assert "'rewards/has_e/mean'" not in captured.out + captured.err  # never raw log dicts
