@@ -34,6 +34,7 @@ _COMMANDS: tuple[str, ...] = (
     "rft._cli.grade",
     "rft._cli.graders",
     "rft._cli.judge",
+    "rft._cli.serve_graders",
     "rft._cli.tune",
 )
 
