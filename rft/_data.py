@@ -26,24 +26,41 @@ from typing import Any
 
 from rft._errors import DataError
 
-__all__ = ["align_outputs", "data_dir", "load_rows", "read_jsonl", "read_jsonl_values", "write_jsonl"]
+__all__ = [
+    "JsonlList",
+    "align_outputs",
+    "data_dir",
+    "load_rows",
+    "pair_outputs",
+    "read_jsonl",
+    "read_jsonl_values",
+    "write_jsonl",
+]
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def _parse_lines(path: Path, *, objects_only: bool, tolerate_torn_tail: bool) -> list[Any]:
+class JsonlList(list):  # type: ignore[type-arg]
+    """The values of a JSONL file (a plain list) that also remembers the line each came from, so
+    that later errors can name ``file:line`` even when blank lines were skipped."""
+
+    def __init__(self, values: Iterable[Any] = (), line_numbers: Sequence[int] = ()):
+        super().__init__(values)
+        self.line_numbers = list(line_numbers)
+
+
+def _parse_lines(path: Path, *, objects_only: bool, tolerate_torn_tail: bool) -> JsonlList:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
+    raw = raw.removeprefix(_BOM)
     lines = raw.split(b"\n")
     # The element after the last "\n" is b"" for a file that ends in a newline.
     torn_candidate = len(lines) if lines and lines[-1].strip() else None
-    out: list[Any] = []
+    out = JsonlList()
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -65,11 +82,12 @@ def _parse_lines(path: Path, *, objects_only: bool, tolerate_torn_tail: bool) ->
                 f"{path}:{lineno}: expected a JSON object per line, got {type(value).__name__} {_short(value)}"
             )
         out.append(value)
+        out.line_numbers.append(lineno)
     return out
 
 
-def read_jsonl(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False) -> list[dict[str, Any]]:
-    """Read a JSONL file into a list of dicts.
+def read_jsonl(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False) -> JsonlList:
+    """Read a JSONL file into a list of dicts (a :class:`JsonlList`: it knows each row's line).
 
     Raises :class:`~rft.DataError` naming ``file:line`` for a line that is not a JSON object.
     Blank lines are skipped. With ``tolerate_torn_tail=True`` a final line without a newline
@@ -78,7 +96,7 @@ def read_jsonl(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False
     return _parse_lines(Path(path), objects_only=True, tolerate_torn_tail=tolerate_torn_tail)
 
 
-def read_jsonl_values(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False) -> list[Any]:
+def read_jsonl_values(path: str | os.PathLike[str], *, tolerate_torn_tail: bool = False) -> JsonlList:
     """Like :func:`read_jsonl` but any JSON value is accepted per line (outputs files may hold strings)."""
     return _parse_lines(Path(path), objects_only=False, tolerate_torn_tail=tolerate_torn_tail)
 
@@ -150,12 +168,119 @@ def _is_dataset_dict(data: Any) -> bool:
 
 
 def _check_rows(rows: Sequence[Any], where: str) -> list[dict[str, Any]]:
-    out = []
+    out = JsonlList(line_numbers=getattr(rows, "line_numbers", ()))
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise DataError(f"{where}: row {i} is {type(row).__name__} {_short(row)}, expected a mapping (dict)")
         out.append(row if isinstance(row, dict) else dict(row))
     return out
+
+
+def _where(source: str, values: Sequence[Any], i: int, noun: str) -> str:
+    """``file:line: output 3`` when the values came from a file, else ``source: output 3``."""
+    lines = getattr(values, "line_numbers", None)
+    if lines and i < len(lines):
+        return f"{source}:{lines[i]}: {noun} {i}"
+    return f"{source}: {noun} {i}"
+
+
+def pair_outputs(
+    rows: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Any],
+    *,
+    field: str = "output",
+    id_field: str = "id",
+    source: str = "outputs",
+    rows_source: str = "rows",
+    unknown_ids: str = "error",
+) -> list[tuple[int, int, Any]]:
+    """Pair model outputs with dataset rows: ``(output index, row index, sample)`` per output.
+
+    Each output is a string, or an object holding the output under ``field`` (a string, a chat
+    message list, or a sample dict such as ``{"output_text": ...}``). The pairing never guesses:
+
+    - when the outputs carry ``id_field``, they join rows by id: every output and every row must
+      have one (several outputs may share an id: several samples per row), row ids are unique,
+      and every row gets at least one output. An output whose id no row has is an error, or is
+      skipped with ``unknown_ids="ignore"`` (a file covering more rows than are graded);
+    - when no output carries an id, output *i* belongs to row *i* and the counts must match.
+
+    A :class:`~rft.DataError` names the offending output or row (``file:line`` for values read by
+    :func:`read_jsonl_values`) and the fix.
+    """
+    if unknown_ids not in ("error", "ignore"):
+        raise ValueError(f"unknown_ids must be 'error' or 'ignore', got {unknown_ids!r}")
+    if not rows:
+        raise DataError(f"{rows_source}: no dataset rows to pair {source} with")
+    samples: list[Any] = []
+    out_ids: list[Any] = []
+    for i, value in enumerate(outputs):
+        if isinstance(value, str):
+            samples.append(value)
+            out_ids.append(None)
+            continue
+        if not isinstance(value, Mapping):
+            raise DataError(
+                f"{_where(source, outputs, i, 'output')} is {type(value).__name__} {_short(value)}; "
+                "expected a string or object"
+            )
+        if field not in value:
+            raise DataError(
+                f"{_where(source, outputs, i, 'output')} has no field {field!r} "
+                f"(fields: {', '.join(map(str, value)) or 'none'}); "
+                "pass --output-field to name the field that holds the output text"
+            )
+        samples.append(value[field])
+        out_ids.append(value.get(id_field))
+    with_id = sum(oid is not None for oid in out_ids)
+    if 0 < with_id < len(out_ids):
+        first = next(i for i, oid in enumerate(out_ids) if oid is None)
+        raise DataError(
+            f"{_where(source, outputs, first, 'output')} has no {id_field!r}, but {with_id} of {len(out_ids)} "
+            f"outputs have one; give every output an {id_field!r} (they then join rows by id) or none "
+            "(output i then goes with row i)"
+        )
+    if not with_id:
+        if len(samples) != len(rows):
+            raise DataError(
+                f"{source}: {len(samples)} outputs for {len(rows)} dataset rows; outputs pair with rows line by "
+                f"line unless both carry an {id_field!r} field"
+            )
+        return [(i, i, sample) for i, sample in enumerate(samples)]
+    index: dict[Any, int] = {}
+    missing = [r for r, row in enumerate(rows) if row.get(id_field) is None]
+    if len(missing) == len(rows):
+        raise DataError(
+            f"the outputs in {source} carry {id_field!r} but the rows have none; add an {id_field!r} to every "
+            f"row, or remove it from every output to pair output i with row i"
+        )
+    if missing:
+        raise DataError(
+            f"{_where(rows_source, rows, missing[0], 'row')} has no {id_field!r}, but the outputs join rows by "
+            f"{id_field!r} ({len(missing)} of {len(rows)} rows lack one); give every row an {id_field!r}"
+        )
+    for r, row in enumerate(rows):
+        key = _key(row[id_field])
+        if key in index:
+            raise DataError(f"rows {index[key]} and {r} share {id_field} {row[id_field]!r}; ids must be unique")
+        index[key] = r
+    pairs: list[tuple[int, int, Any]] = []
+    for i, oid in enumerate(out_ids):
+        r = index.get(_key(oid))
+        if r is None:
+            if unknown_ids == "ignore":
+                continue
+            raise DataError(f"{_where(source, outputs, i, 'output')} has {id_field} {oid!r}, which no dataset row has")
+        pairs.append((i, r, samples[i]))
+    covered = {r for _, r, _ in pairs}
+    bare = [r for r in range(len(rows)) if r not in covered]
+    if bare:
+        r = bare[0]
+        raise DataError(
+            f"row {r} ({id_field} {rows[r][id_field]!r}) has no output in {source} ({len(bare)} of {len(rows)} "
+            "dataset rows have none); add their outputs, or grade only the rows that have one"
+        )
+    return pairs
 
 
 def align_outputs(
@@ -165,58 +290,21 @@ def align_outputs(
     field: str = "output",
     id_field: str = "id",
     source: str = "outputs",
+    rows_source: str = "rows",
 ) -> tuple[list[Any], list[Mapping[str, Any]], list[Any]]:
-    """Pair model outputs with dataset rows; return ``(samples, items, ids)``, one entry per output.
-
-    Each output is a string, or an object holding the output under ``field`` (a string, a chat
-    message list, or a sample dict such as ``{"output_text": ...}``). Pairing:
-
-    - when every output object and every row carries ``id_field``, outputs join rows by id
-      (several outputs may share one id: several samples per prompt; an id the rows lack is an
-      error);
-    - otherwise output line *i* belongs to row *i*, and the counts must match.
+    """Pair model outputs with dataset rows; return ``(samples, items, ids)``, one entry per output
+    in the outputs' order. The rules are those of :func:`pair_outputs`.
 
     >>> align_outputs([{"id": "a", "answer": "4"}], [{"id": "a", "output": "4"}])
     (['4'], [{'id': 'a', 'answer': '4'}], ['a'])
+    >>> align_outputs([{"answer": "4"}, {"answer": "5"}], ["4", "6"])[2]
+    [0, 1]
     """
-    samples: list[Any] = []
-    out_ids: list[Any] = []
-    for i, value in enumerate(outputs):
-        if isinstance(value, str):
-            samples.append(value)
-            out_ids.append(None)
-            continue
-        if not isinstance(value, Mapping):
-            raise DataError(f"{source}: output {i} is {type(value).__name__} {_short(value)}; expected a string or object")
-        if field not in value:
-            raise DataError(
-                f"{source}: output {i} has no field {field!r} (fields: {', '.join(map(str, value)) or 'none'}); "
-                "pass --output-field to name the field that holds the output text"
-            )
-        samples.append(value[field])
-        out_ids.append(value.get(id_field))
-    by_id = outputs and all(i is not None for i in out_ids) and rows and all(id_field in r for r in rows)
-    if by_id:
-        index: dict[Any, int] = {}
-        for r, row in enumerate(rows):
-            key = _key(row[id_field])
-            if key in index:
-                raise DataError(f"rows {index[key]} and {r} share {id_field} {row[id_field]!r}; ids must be unique")
-            index[key] = r
-        items = []
-        for i, oid in enumerate(out_ids):
-            r = index.get(_key(oid))
-            if r is None:
-                raise DataError(f"{source}: output {i} has {id_field} {oid!r}, which no dataset row has")
-            items.append(rows[r])
-        return samples, items, out_ids
-    if len(samples) != len(rows):
-        raise DataError(
-            f"{source}: {len(samples)} outputs for {len(rows)} dataset rows; outputs pair with rows line by line "
-            f"unless both carry an {id_field!r} field"
-        )
-    ids = [row.get(id_field, i) for i, row in enumerate(rows)]
-    return samples, list(rows), ids
+    pairs = pair_outputs(rows, outputs, field=field, id_field=id_field, source=source, rows_source=rows_source)
+    samples = [sample for _, _, sample in pairs]
+    items = [rows[r] for _, r, _ in pairs]
+    ids = [rows[r].get(id_field, r) for _, r, _ in pairs]
+    return samples, items, ids
 
 
 def _key(value: Any) -> Any:

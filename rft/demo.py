@@ -66,7 +66,7 @@ def _by_kind(outputs: list[dict[str, Any]], grades: Sequence[Any]) -> str:
 
 def stage_grade_samples(ctx: DemoContext) -> None:
     """Grade data/sample_outputs with catalogue graders and print the summaries."""
-    from rft._summary import format_table, grade_all, summarize_all
+    from rft.eval._grades import grade_all, grades_report
     from rft.graders._registry import load_grader
 
     produced: dict[str, Any] = {}
@@ -76,7 +76,7 @@ def stage_grade_samples(ctx: DemoContext) -> None:
     graders = [load_grader(n) for n in ("answer_in_tags", "answer_matches_reference", "format_and_answer")]
     grades = grade_all(graders, samples, items)
     print("arithmetic.jsonl: 96 questions, one sample output each")
-    print(format_table(summarize_all(grades, sub_grades=False)))
+    print(grades_report(grades).table())
     print("\nanswer_matches_reference by kind of output (see data/README.md):")
     print(_by_kind(outputs, grades["answer_matches_reference"]))
     produced["arithmetic"] = grades
@@ -86,7 +86,7 @@ def stage_grade_samples(ctx: DemoContext) -> None:
     graders = [load_grader(n) for n in ("valid_json_object", "json_matches_item_schema", "contact_extraction")]
     grades = grade_all(graders, samples, items)
     print("\njson_extraction.jsonl: 32 texts, one sample output each")
-    print(format_table(summarize_all(grades)))
+    print(grades_report(grades).table())
     print("\ncontact_extraction by kind of output:")
     print(_by_kind(outputs, grades["contact_extraction"]))
     produced["json_extraction"] = grades
@@ -106,7 +106,7 @@ def stage_grade_samples(ctx: DemoContext) -> None:
         part = grade_all([load_grader(fmt), load_grader(correct)], sub_samples, sub_items)
         table[fmt] = part[fmt]
         table[f"{correct} ({fmt} rows)"] = part[correct]
-    print(format_table(summarize_all(table, sub_grades=False)))
+    print(grades_report(table).table())
     produced["format_following"] = table
 
     # 4. Unscored is not 0: a numeric grader on rows whose reference is a word cannot judge them.
@@ -114,7 +114,7 @@ def stage_grade_samples(ctx: DemoContext) -> None:
     misuse = grade_all([load_grader("answer_matches_reference")], [samples[i] for i in picked], [items[i] for i in picked])
     print("\nunscored is not 0: the numeric answer_matches_reference on the same answer_in_tags rows")
     print("(rows whose answer is a word, such as 'Paris', are unscored: the grader cannot judge them)")
-    print(format_table(summarize_all(misuse)))
+    print(grades_report(misuse).table())
     ctx.results["grade_samples"] = produced
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import rft
 from rft._catalogue import catalogue_entry, catalogue_path, list_catalogue
-from rft._validate import check_examples
+from rft.eval._checks import check_examples
 
 NAMES = list_catalogue()
 

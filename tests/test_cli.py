@@ -44,7 +44,9 @@ def test_grade_prints_the_summary_and_writes_results(tmp_path):
                    "--data", ARITH, "--outputs", ARITH_OUT, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["grader", "n", "mean", "pass", "rate", "unscored"]
+    # The report's table (as rft eval prints it): grader, n, mean, ..., pass rate, ..., unscored.
+    assert lines[0].split()[:3] == ["grader", "n", "mean"] and "pass rate" in lines[0]
+    assert lines[0].split()[-1] == "unscored"
     by_name = {line.split()[0]: line.split() for line in lines[2:]}
     assert by_name["answer_matches_reference"][1] == "96"
     assert "answer_in_tags.tagged" in by_name  # sub-graders of a composite get their own rows
@@ -117,15 +119,120 @@ def test_grade_line_aligned_strings_and_outputs_inside_the_data(tmp_path):
 
 def test_grade_counts_unscored_apart_by_kind(tmp_path):
     data = tmp_path / "rows.jsonl"
-    write_jsonl(data, [{"answer": "4"}, {"question": "no answer here"}, {"answer": "four"}])
+    write_jsonl(data, [{"answer": "4"}, {"answer": "four"}, {"answer": "4"}])
     outputs = tmp_path / "outputs.jsonl"
-    write_jsonl(outputs, ["<answer>4</answer>", "<answer>4</answer>", "<answer>4</answer>"])
+    write_jsonl(outputs, ["<answer>4</answer>", "<answer>4</answer>", "<answer>5</answer>"])
     proc = rft_cli("grade", "-g", "answer_matches_reference", "-d", str(data), "-o", str(outputs), "--json",
-                   "--min-pass-rate", "1.0")
-    assert proc.returncode == 0, proc.stderr  # the one scored sample passed; unscored is not failure
+                   "--min-pass-rate", "0.5")
+    assert proc.returncode == 0, proc.stderr  # one of two scored samples passed; unscored is not failure
     (summary,) = json.loads(proc.stdout)
-    assert (summary["n"], summary["scored"], summary["mean"]) == (3, 1, 1.0)
-    assert summary["unscored"] == {"invalid_reference": 1, "missing_field": 1}
+    assert (summary["n"], summary["scored"], summary["mean"]) == (3, 2, 0.5)
+    assert summary["unscored"] == {"invalid_reference": 1}
+    # A row that lacks the field the grader reads is a data error (as in rft eval and rft validate),
+    # not an unscored sample: see test_a_row_missing_a_graded_field_is_the_same_error_in_grade_eval_and_validate.
+
+
+def _grade_in_process(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["grade", "--no-progress", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _arith_files(tmp_path, n=5):
+    rows = [{"id": f"q{i}", "answer": str(i)} for i in range(n)]
+    outputs = [{"id": f"q{i}", "output": f"<answer>{i if i < 3 else 99}</answer>"} for i in range(n)]
+    data, outs = tmp_path / "rows.jsonl", tmp_path / "outputs.jsonl"
+    write_jsonl(data, rows)
+    return rows, outputs, data, outs
+
+
+def test_grade_refuses_an_output_without_id_when_others_have_one(tmp_path, capsys):
+    """Issue 8 item 6: reversed outputs with one id deleted gave mean 0.000 instead of 0.600, exit 0."""
+    _, outputs, data, outs = _arith_files(tmp_path)
+    outputs = outputs[::-1]
+    del outputs[1]["id"]
+    write_jsonl(outs, outputs)
+    code, out, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
+    assert code == 2 and out == ""
+    assert f"{outs}:2: output 1 has no 'id'" in err and "4 of 5 outputs have one" in err
+    # The same file through `rft eval --outputs`: the same error.
+    assert main(["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]) == 2
+    assert f"{outs}:2: output 1 has no 'id'" in capsys.readouterr().err
+
+
+def test_grade_refuses_rows_without_outputs(tmp_path, capsys):
+    """Issue 8 item 7: outputs for 4 of 5 rows reported n=4 and exit 0."""
+    _, outputs, data, outs = _arith_files(tmp_path)
+    write_jsonl(outs, outputs[:2] + outputs[3:])
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
+    assert code == 2 and "row 2 (id 'q2') has no output in" in err
+    write_jsonl(outs, [o["output"] for o in outputs[:4]])  # line by line: 4 outputs for 5 rows
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
+    assert code == 2 and "4 outputs for 5 dataset rows" in err
+
+
+def test_grade_refuses_an_empty_data_file(tmp_path, capsys):
+    _, outputs, data, outs = _arith_files(tmp_path)
+    write_jsonl(outs, outputs)
+    data.write_text("\n")
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
+    assert code == 2 and f"{data}: no rows" in err
+    assert main(["validate", "answer_matches_reference", "--data", str(data)]) == 2
+    assert f"{data}: no rows" in capsys.readouterr().err
+
+
+def test_a_row_missing_a_graded_field_is_the_same_error_in_grade_eval_and_validate(tmp_path, capsys):
+    rows, outputs, data, outs = _arith_files(tmp_path)
+    del rows[3]["answer"]
+    write_jsonl(data, rows)
+    write_jsonl(outs, outputs)
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
+    assert code == 2 and "row 3: no field 'answer' (grader 'answer_matches_reference'" in err
+    assert main(["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]) == 2
+    assert "row 3: no field 'answer' (grader 'answer_matches_reference'" in capsys.readouterr().err
+    assert main(["validate", "answer_matches_reference", "--data", str(data)]) == 2
+    assert "1 of 5 rows lack item.answer (read by grader answer_matches_reference); rows 3" in capsys.readouterr().err
+
+
+def test_grade_exits_1_when_a_grader_scored_nothing(tmp_path, capsys):
+    """Issue 8 item 10: every grade unscored (a judge down, references that are not numbers): the run
+    measured nothing, which must not read as success."""
+    rows, outputs, data, outs = _arith_files(tmp_path)
+    write_jsonl(data, [dict(r, answer="many") for r in rows])  # a numeric grader cannot judge these
+    write_jsonl(outs, outputs)
+    code, out, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-g", "answer_in_tags",
+                                       "-d", str(data), "-o", str(outs))
+    assert code == 1
+    assert "answer_matches_reference: nothing was scored" in err and "invalid_reference: 5" in err
+    assert "answer_in_tags" not in err  # the grader that did measure is not blamed
+    assert "answer_matches_reference" in out  # the table is still printed
+
+
+def test_grade_produces_the_report_rft_eval_produces(tmp_path, capsys):
+    """Issue 9: one results layer: rft grade's numbers, table and saved report are rft eval's."""
+    _, outputs, data, outs = _arith_files(tmp_path)
+    write_jsonl(outs, outputs + [{"id": "q0", "output": "<answer>7</answer>"}])  # 2 samples for q0
+    saved = tmp_path / "report.json"
+    code, out, _ = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs),
+                                     "--report", str(saved))
+    assert code == 0
+    report = rft.load_report(saved)
+    evaluated = rft.evaluate(rft.Outputs(outs), str(data), "answer_matches_reference", progress=False)
+    assert [s.to_dict() for s in report.stats] == [s.to_dict() for s in evaluated.stats]
+    assert out.strip() == evaluated.table()
+    assert report["answer_matches_reference"].pass_at_k  # several samples per row: pass@k, as rft eval
+
+
+def test_grade_thresholds_are_the_suite_thresholds(tmp_path, capsys):
+    """--min-score at exactly the mean passes (the suite's tolerance), and a miss names the grader."""
+    _, outputs, data, outs = _arith_files(tmp_path)
+    write_jsonl(outs, outputs)
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs),
+                                     "--min-score", str(3 / 5))
+    assert code == 0, err
+    code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs),
+                                     "--min-pass-rate", "0.61")
+    assert code == 1 and "answer_matches_reference: pass rate 0.600 is below --min-pass-rate 0.61" in err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,5 +312,5 @@ def test_demo_stage_one_runs():
     proc = subprocess.run([sys.executable, "-m", "rft.demo", "--stage", "1"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    for expected in ("answer_matches_reference", "contact_extraction", "think_then_answer", "invalid_reference:9"):
+    for expected in ("answer_matches_reference", "contact_extraction", "think_then_answer", "invalid_reference: 9"):
         assert expected in proc.stdout

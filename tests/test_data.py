@@ -239,6 +239,45 @@ def test_align_errors(rows, outputs, words):
     assert words in str(info.value)
 
 
+def test_one_output_without_an_id_is_an_error_naming_its_line(tmp_path):
+    """Issue 8 item 6: reversed outputs with one id deleted were paired line by line (mean 0.0, not 0.6)."""
+    rows = [{"id": f"r{i}", "answer": str(i)} for i in range(5)]
+    outputs = [{"id": f"r{i}", "output": str(i)} for i in reversed(range(5))]
+    del outputs[2]["id"]
+    path = tmp_path / "outputs.jsonl"
+    path.write_text("\n".join(json.dumps(o) for o in outputs[:2]) + "\n\n" + "\n".join(json.dumps(o) for o in outputs[2:]) + "\n")
+    with pytest.raises(DataError) as info:
+        align_outputs(rows, read_jsonl_values(path), source=str(path))
+    message = str(info.value)
+    assert f"{path}:4:" in message  # the blank line counts: the id-less output is on line 4
+    assert "no 'id'" in message and "4 of 5 outputs have one" in message
+
+
+@pytest.mark.parametrize(
+    "rows, outputs, words",
+    [
+        pytest.param(ROWS, [{"id": "a", "output": "x"}, "y"], "output 1 has no 'id'", id="a-plain-string-among-outputs-with-ids"),
+        pytest.param([{"id": "a"}, {"answer": "2"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
+                     "row 1 has no 'id'", id="a-row-without-id-when-outputs-join-by-id"),
+        pytest.param([{"answer": "1"}, {"answer": "2"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
+                     "the rows have none", id="outputs-with-ids-rows-without"),
+        pytest.param(ROWS + [{"id": "c", "answer": "3"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
+                     "row 2 (id 'c') has no output in outputs (1 of 3 dataset rows have none)", id="a-row-without-output-by-id"),
+        pytest.param([], ["x"], "no dataset rows", id="no-rows"),
+    ],
+)
+def test_align_refuses_to_guess(rows, outputs, words):
+    with pytest.raises(DataError) as info:
+        align_outputs(rows, outputs)
+    assert words in str(info.value)
+
+
+def test_read_jsonl_remembers_line_numbers(tmp_path):
+    path = _file(tmp_path, '{"a": 1}\n\n{"a": 2}\n')
+    assert read_jsonl(path).line_numbers == [1, 3]
+    assert read_jsonl_values(path).line_numbers == [1, 3]
+
+
 # ---------------------------------------------------------------------------------------------
 # The example datasets
 

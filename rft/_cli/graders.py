@@ -88,11 +88,11 @@ def _raw_config(spec: str) -> Any:
 def run_validate(args: argparse.Namespace) -> int:
     from rft._data import load_rows
     from rft._errors import ConfigError
-    from rft._validate import check_examples, check_rows, item_fields
+    from rft.eval._checks import check_examples, check_rows, grader_item_fields, row_problems
     from rft.graders._registry import load_grader
 
     grader = load_grader(args.grader, trust_code=args.trust_code)
-    fields = item_fields(grader)
+    fields = ["item." + ".".join(path) for path in grader_item_fields(grader)]
     print(f"grader {grader.name!r} (type {grader.type}) builds")
     print(f"  reads item fields: {', '.join(fields) if fields else 'none'}")
     problems: list[str] = []
@@ -109,7 +109,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
     if args.data:
         rows = load_rows(args.data)
-        missing = check_rows(grader, rows)
+        check_rows(rows, (), prompt_field=None, source=args.data)  # an empty file is an error, as in grade and eval
+        # The rows checker of rft grade and rft eval; here every problem is listed, grouped by field.
+        missing = row_problems(rows, [grader])
         bad_rows = len({p.row for p in missing})
         print(f"  data: {len(rows)} rows, {len(rows) - bad_rows} with every field")
         by_field: dict[str, list[int]] = {}

@@ -15,8 +15,10 @@
 1.0
 """
 
+from rft.eval._checks import RowProblem, check_examples, check_rows, grader_item_fields, prompt_problem, row_problems
 from rft.eval._compare import Comparison, GraderDelta, compare, decision_text
-from rft.eval._evaluate import check_rows, evaluate, grader_item_fields, load_graders
+from rft.eval._evaluate import evaluate, load_graders
+from rft.eval._fingerprint import grader_fingerprint
 from rft.eval._power import PowerCheck, items_needed, min_detectable_change, planning_sd, power_check
 from rft.eval._report import GraderStats, ItemResult, Report, load_report
 from rft.eval._stats import (
@@ -46,18 +48,21 @@ __all__ = [
     "PairedInterval",
     "PowerCheck",
     "Report",
+    "RowProblem",
     "Suite",
     "SuiteFailed",
     "SuiteResult",
     "Target",
     "Threshold",
     "as_target",
+    "check_examples",
     "check_rows",
     "clustered_interval",
     "clustered_mean_se",
     "compare",
     "decision_text",
     "evaluate",
+    "grader_fingerprint",
     "grader_item_fields",
     "items_needed",
     "load_graders",
@@ -69,6 +74,8 @@ __all__ = [
     "pass_at_k",
     "planning_sd",
     "power_check",
+    "prompt_problem",
+    "row_problems",
     "run_suite",
     "wilson_interval",
 ]

@@ -2,8 +2,14 @@
 stream the results, and return a :class:`~rft.eval.Report`.
 
 Before anything is generated, every row is checked against the prompt column and against every
-item field the graders' templates read: a row that lacks one is a :class:`~rft.DataError` naming
-the row index and the field, so a long run never dies (or silently goes unscored) at row 900.
+item field the graders' templates read (:func:`rft.eval.check_rows`): a row that lacks one is a
+:class:`~rft.DataError` naming the row index and the field, so a long run never dies (or silently
+goes unscored) at row 900.
+
+What an interruption costs: with ``out=``, every grade is appended to ``results.jsonl`` as soon as
+its generation batch is graded, so Ctrl-C or a kill loses only the batch in flight: at most
+``batch_size`` prompts (times ``samples_per_item``). The first batches are smaller (8, 16, 32, ...
+prompts, doubling up to ``batch_size``), so a run stopped early keeps its first results.
 
 >>> import rft
 >>> rows = [{"prompt": "say yes", "answer": "YES"}, {"prompt": "say no", "answer": "NO"}]
@@ -15,22 +21,28 @@ the row index and the field, so a long run never dies (or silently goes unscored
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from rft._errors import ConfigError, DataError
+from rft._errors import ConfigError
 from rft._grade import Grade
-from rft._template import Template
+from rft.eval._checks import check_rows
+from rft.eval._fingerprint import grader_fingerprint
 from rft.eval._report import ItemResult, Report
 from rft.eval._store import ResultStore
-from rft.eval._targets import GenerationParams, Outputs, as_target
+from rft.eval._targets import GenerationParams, Outputs, Target, as_target
 from rft.graders._base import Grader
 
-__all__ = ["check_rows", "evaluate", "grader_item_fields", "load_graders"]
+__all__ = ["evaluate", "load_graders"]
+
+#: Prompts in the first generation batch; later batches double up to ``batch_size``.
+FIRST_BATCH = 8
 
 
 def load_graders(graders: Any, *, trust_code: bool = False) -> list[Grader]:
@@ -56,8 +68,6 @@ def load_graders(graders: Any, *, trust_code: bool = False) -> list[Grader]:
         except ConfigError as exc:
             raise exc.at(where) from None
         if name is not None and grader.name != name:
-            import copy
-
             grader = copy.copy(grader)
             grader.name = name
         out.append(grader)
@@ -68,116 +78,6 @@ def load_graders(graders: Any, *, trust_code: bool = False) -> list[Grader]:
     if dupes:
         raise ConfigError(f"grader names must be unique, {', '.join(map(repr, dupes))} repeats; set name=", "graders")
     return out
-
-
-def grader_item_fields(grader: Grader) -> list[tuple[str, ...]]:
-    """The ``item`` paths a grader's templates read (``("answer",)``, ``("meta", "level")``).
-
-    Found by walking the grader's attributes for compiled :class:`~rft.Template` objects and
-    sub-graders; a grader type may instead define ``required_item_fields() -> list[str]``
-    (dotted paths without ``item.``).
-    """
-    found: list[tuple[str, ...]] = []
-    seen: set[int] = set()
-
-    def add(path: tuple[str, ...]) -> None:
-        if path and path not in found:
-            found.append(path)
-
-    def visit(obj: Any, depth: int) -> None:
-        if depth > 8 or id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, Template):
-            for f in obj.fields:
-                if f.startswith("item."):
-                    add(tuple(f.split(".")[1:]))
-        elif isinstance(obj, Grader):
-            hook = getattr(obj, "required_item_fields", None)
-            if callable(hook):
-                for f in hook():
-                    add(tuple(str(f).removeprefix("item.").split(".")))
-                return
-            for value in vars(obj).values():
-                visit(value, depth + 1)
-        elif isinstance(obj, Mapping):
-            for value in obj.values():
-                visit(value, depth + 1)
-        elif isinstance(obj, (list, tuple)):
-            for value in obj:
-                visit(value, depth + 1)
-
-    visit(grader, 0)
-    return found
-
-
-def _check_prompt(value: Any) -> str | None:
-    if isinstance(value, str):
-        return None
-    if isinstance(value, list) and value:
-        for k, m in enumerate(value):
-            if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-                return f"message {k} is not {{'role': str, 'content': str}}: {str(m)[:60]}"
-        return None
-    return f"is {type(value).__name__} {str(value)[:60]!r}; expected a string or a list of chat messages"
-
-
-def check_rows(
-    rows: Sequence[Mapping[str, Any]], graders: Sequence[Grader], *, prompt_field: str | None = "prompt"
-) -> None:
-    """Raise :class:`~rft.DataError` if any row lacks the prompt or a field a grader reads.
-
-    The message names the row index and the field of the first problems (up to five) and how
-    many rows are affected in all.
-
-    >>> import rft
-    >>> g = rft.StringCheck(name="m", reference="{{item.answer}}")
-    >>> check_rows([{"prompt": "hi", "answer": "x"}, {"prompt": "hi"}], [g])
-    Traceback (most recent call last):
-    ...
-    rft._errors.DataError: row 1: no field 'answer' (grader 'm' reads {{item.answer}}); 1 of 2 rows have problems
-    """
-    needs = [(g.name, path) for g in graders for path in grader_item_fields(g)]
-    problems: list[str] = []
-    bad_rows = 0
-    for i, row in enumerate(rows):
-        row_problems = []
-        if not isinstance(row, Mapping):
-            row_problems.append(f"row {i}: is {type(row).__name__}, expected a mapping")
-        else:
-            if prompt_field is not None:
-                if prompt_field not in row:
-                    row_problems.append(f"row {i}: no prompt field {prompt_field!r} (fields: {', '.join(map(str, row)) or 'none'})")
-                else:
-                    why = _check_prompt(row[prompt_field])
-                    if why:
-                        row_problems.append(f"row {i}: field {prompt_field!r} {why}")
-            for name, path in needs:
-                value: Any = row
-                for depth, key in enumerate(path):
-                    if isinstance(value, Mapping):
-                        if key not in value:
-                            where = "no field" if depth == 0 else f"field {'.'.join(path[:depth])!r} has no key"
-                            row_problems.append(
-                                f"row {i}: {where} {key!r} (grader {name!r} reads {{{{item.{'.'.join(path)}}}}})"
-                            )
-                            break
-                        value = value[key]
-                    elif isinstance(value, list) and key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value):
-                        value = value[int(key)]
-                    else:
-                        row_problems.append(
-                            f"row {i}: field {'.'.join(path[:depth])!r} is {type(value).__name__}, but grader {name!r} "
-                            f"reads {{{{item.{'.'.join(path)}}}}} from it"
-                        )
-                        break
-        if row_problems:
-            bad_rows += 1
-            problems.extend(row_problems)
-    if problems:
-        shown = problems[:5]
-        more = f" (+{len(problems) - 5} more problems)" if len(problems) > 5 else ""
-        raise DataError("; ".join(shown) + more + f"; {bad_rows} of {len(rows)} rows have problems")
 
 
 def _item_ids(rows: Sequence[Mapping[str, Any]], id_field: str) -> list[Any]:
@@ -194,10 +94,179 @@ def _fingerprint(
     return {
         "data_sha256": digest,
         "n_items": len(rows),
-        "graders": {g.name: g.to_config() for g in graders},
+        "graders": {g.name: grader_fingerprint(g) for g in graders},
         "target": {k: v for k, v in target.items() if k != "parameters"},
         **extra,
     }
+
+
+def _batches(items: Sequence[int], batch_size: int, *, ramp: bool) -> Iterator[list[int]]:
+    """``items`` in batches of ``batch_size``; with ``ramp`` the first ones are smaller (8, 16, ...)."""
+    size = min(FIRST_BATCH, batch_size) if ramp else batch_size
+    start = 0
+    while start < len(items):
+        yield list(items[start : start + size])
+        start += size
+        size = min(batch_size, size * 2)
+
+
+class _Pair(NamedTuple):
+    """One (item, sample) to grade: the text recorded, the value graded, generation metadata."""
+
+    item: int
+    sample: int
+    output: str
+    graded: Any
+    gen: dict[str, Any]
+
+
+class _Run:
+    """One evaluation: what is done (records), what is left, and the phases that finish it."""
+
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        graders: list[Grader],
+        target: Target,
+        params: GenerationParams,
+        *,
+        ids: list[Any],
+        counts: list[int],
+        prompt_field: str,
+        store: ResultStore | None,
+    ):
+        self.rows, self.graders, self.target, self.params = rows, graders, target, params
+        self.ids, self.counts, self.prompt_field, self.store = ids, counts, prompt_field, store
+        self.keys = [json.dumps(i) for i in ids]
+        self.records: dict[tuple[str, int, str], dict[str, Any]] = dict(store.done) if store else {}
+        self.resumed = len(self.records)
+        self.gen_seconds = 0.0
+        self.gen_tokens = 0
+        self.generated = 0
+
+    def _graded_value(self, i: int, j: int, output: str) -> Any:
+        # Precomputed outputs are graded as given (chat messages, sample dicts with tools ...).
+        return self.target.samples_for(i)[j] if isinstance(self.target, Outputs) else output
+
+    def plan(self) -> tuple[dict[int, list[int]], list[_Pair]]:
+        """What is left: samples with no record need an output; samples that some grader has not
+        graded yet only need grading."""
+        to_generate: dict[int, list[int]] = {}
+        to_grade: list[_Pair] = []
+        for i in range(len(self.rows)):
+            for j in range(self.counts[i]):
+                have = [self.records.get((self.keys[i], j, g.name)) for g in self.graders]
+                if all(have):
+                    continue
+                done = next((r for r in have if r), None)
+                if done is None:
+                    to_generate.setdefault(i, []).append(j)
+                else:
+                    to_grade.append(_Pair(i, j, done["output"], self._graded_value(i, j, done["output"]), done.get("gen") or {}))
+        return to_generate, to_grade
+
+    def grade_and_store(self, pairs: Sequence[_Pair]) -> None:
+        new: list[dict[str, Any]] = []
+        for g in self.graders:
+            todo = [p for p in pairs if (self.keys[p.item], p.sample, g.name) not in self.records]
+            if not todo:
+                continue
+            grades = g.grade_batch([p.graded for p in todo], [self.rows[p.item] for p in todo])
+            for p, grade in zip(todo, grades):
+                record = {
+                    "key": [self.keys[p.item], p.sample, g.name],
+                    "index": p.item,
+                    "id": self.ids[p.item],
+                    "sample": p.sample,
+                    "grader": g.name,
+                    "output": p.output,
+                    "gen": p.gen,
+                    "grade": grade.to_dict(),
+                }
+                self.records[(self.keys[p.item], p.sample, g.name)] = record
+                new.append(record)
+        # Records go out sample by sample so that a kill loses at most one partial line.
+        new.sort(key=lambda r: (r["index"], r["sample"]))
+        if self.store:
+            self.store.append(new)
+
+    def _outputs(self, chunk: list[int], wanted: dict[int, list[int]], n: int) -> list[_Pair]:
+        tgt = self.target
+        t0 = time.perf_counter()
+        counted = None
+        if isinstance(tgt, Outputs):
+            outs = [[tgt.outputs_for(i)[j] for j in wanted[i]] for i in chunk]
+        else:
+            outs, counted = tgt.generate_counted([self.rows[i][self.prompt_field] for i in chunk], n=n, params=self.params)
+            if len(outs) != len(chunk) or any(len(o) != n for o in outs):
+                raise ConfigError(f"target returned the wrong number of outputs for {len(chunk)} prompts x {n}", "target")
+            self.generated += len(chunk) * n
+        self.gen_seconds += time.perf_counter() - t0
+        pairs = []
+        for c, i in enumerate(chunk):
+            for m, j in enumerate(wanted[i]):
+                gen: dict[str, Any] = {}
+                if counted is not None:
+                    gen["tokens"] = counted[c][m]
+                    self.gen_tokens += gen["tokens"]
+                pairs.append(_Pair(i, j, outs[c][m], self._graded_value(i, j, outs[c][m]), gen))
+        return pairs
+
+    def generate(self, wanted: dict[int, list[int]], *, progress: bool) -> None:
+        """Generate (or read) the missing outputs batch by batch, grading and storing each batch."""
+        tgt = self.target
+        # Similar prompt lengths batch together (less padding), longest first so memory peaks early.
+        pending = sorted(wanted)
+        if pending and not tgt.precomputed:
+            lengths = tgt.prompt_lengths([self.rows[i][self.prompt_field] for i in pending])
+            order = sorted(range(len(pending)), key=lambda k: -lengths[k])
+            pending = [pending[k] for k in order]
+        # Group by how many samples are missing (normally all items miss the same number).
+        groups: dict[int, list[int]] = {}
+        for i in pending:
+            groups.setdefault(len(wanted[i]), []).append(i)
+        bar = None
+        if progress and wanted:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(wanted), desc="evaluate", unit="item")
+        try:
+            for n, items in groups.items():
+                for chunk in _batches(items, self.params.batch_size, ramp=not tgt.precomputed):
+                    self.grade_and_store(self._outputs(chunk, wanted, n))
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def report(self, meta: dict[str, Any]) -> Report:
+        items = []
+        for i, row in enumerate(self.rows):
+            outputs: list[str] = []
+            gens: list[dict[str, Any]] = []
+            grades: dict[str, list[Grade]] = {g.name: [] for g in self.graders}
+            for j in range(self.counts[i]):
+                first = self.records[(self.keys[i], j, self.graders[0].name)]
+                outputs.append(first["output"])
+                gens.append(first.get("gen") or {})
+                for g in self.graders:
+                    grades[g.name].append(Grade.from_dict(self.records[(self.keys[i], j, g.name)]["grade"]))
+            prompt = row.get(self.prompt_field) if not self.target.precomputed or self.prompt_field in row else None
+            items.append(ItemResult(index=i, id=self.ids[i], prompt=prompt, outputs=outputs, grades=grades, gen=gens))
+        return Report(items, [g.name for g in self.graders], meta)
+
+    def interrupted(self) -> None:
+        """Say what an interruption kept (stderr), so that the user knows to run again."""
+        if self.store is None:
+            return
+        total = sum(self.counts) * len(self.graders)
+        print(
+            f"rft.evaluate: interrupted; {len(self.records)} of {total} grades are saved in "
+            f"{self.store.results_path}; run the same evaluation again to resume (the batch in flight, at most "
+            f"{self.params.batch_size} prompts, is redone)",
+            file=sys.stderr,
+        )
 
 
 def evaluate(
@@ -227,13 +296,16 @@ def evaluate(
     :class:`~rft.eval.Outputs` (precomputed; also a ``.jsonl`` path). ``data``: a JSONL path, a
     list of dicts or a ``datasets.Dataset``; ``prompt_field`` holds a string or chat messages.
     ``graders``: one grader, a list, or ``{name: spec}`` (specs: Grader objects, config dicts,
-    YAML/JSON files, catalogue names).
+    YAML/JSON files, catalogue names). Python graders around any callable work (lambdas,
+    closures, notebook functions): see :func:`rft.eval.grader_fingerprint`.
 
-    With ``out=FOLDER`` every grade is appended to ``FOLDER/results.jsonl`` as soon as it exists and
-    the report is written atomically to ``FOLDER/report.json``; running the same call again skips
-    what is done (``resume=False`` starts over). Generation is batched (``batch_size`` prompts,
-    similar lengths together); ``temperature=0`` is greedy. Sampling settings and the seed are
-    recorded in ``report.meta``.
+    With ``out=FOLDER`` every grade is appended to ``FOLDER/results.jsonl`` as soon as its batch
+    is graded and the report is written atomically to ``FOLDER/report.json``; running the same
+    call again skips what is done (``resume=False`` starts over). An interruption loses at most
+    the generation batch in flight (``batch_size`` prompts; the first batches are smaller). A
+    folder holding another run (other data, graders, grader code, target or sampling) is refused.
+    Generation is batched (similar lengths together); ``temperature=0`` is greedy. Sampling
+    settings and the seed are recorded in ``report.meta``.
     """
     from rft._data import load_rows
 
@@ -242,159 +314,65 @@ def evaluate(
     params = GenerationParams(
         max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size
     )
+    source = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
     rows = load_rows(data)
     if limit is not None:
         rows = rows[:limit]
     grader_list = load_graders(graders, trust_code=trust_code)
     tgt = as_target(target)
+    check_rows(
+        rows, grader_list if check_fields else (),
+        prompt_field=None if tgt.precomputed or not check_fields else prompt_field, source=source,
+    )
     if isinstance(tgt, Outputs):
-        tgt.bind(rows)
-    if check_fields:
-        check_rows(rows, grader_list, prompt_field=None if tgt.precomputed else prompt_field)
+        tgt.bind(rows, rows_source=source or "rows")
     ids = _item_ids(rows, id_field)
-    keys = [json.dumps(i) for i in ids]
     counts = [len(tgt.outputs_for(i)) for i in range(len(rows))] if isinstance(tgt, Outputs) else [samples_per_item] * len(rows)
     gen_params = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
-    described = tgt.describe()
     fingerprint = _fingerprint(
-        rows, grader_list, described, params=None if tgt.precomputed else gen_params,
+        rows, grader_list, tgt.describe(), params=None if tgt.precomputed else gen_params,
         samples_per_item=None if tgt.precomputed else samples_per_item, prompt_field=prompt_field,
     )
     store = ResultStore(out, fingerprint=fingerprint, resume=resume) if out is not None else None
-    records: dict[tuple[str, int, str], dict[str, Any]] = dict(store.done) if store else {}
-    resumed = len(records)
+    run = _Run(rows, grader_list, tgt, params, ids=ids, counts=counts, prompt_field=prompt_field, store=store)
     started = time.perf_counter()
-    gen_seconds = 0.0
-    gen_tokens = 0
-    generated = 0
     try:
-        # What is left: (item, sample) pairs with no record at all need an output; pairs whose
-        # output exists but that some grader has not graded only need grading.
-        to_generate: dict[int, list[int]] = {}
-        to_grade: list[tuple[int, int, str, dict[str, Any]]] = []
-        for i in range(len(rows)):
-            for j in range(counts[i]):
-                have = [records.get((keys[i], j, g.name)) for g in grader_list]
-                if all(have):
-                    continue
-                done = next((r for r in have if r), None)
-                if done is None:
-                    to_generate.setdefault(i, []).append(j)
-                else:
-                    to_grade.append((i, j, done["output"], done.get("gen") or {}))
-
-        def grade_and_store(pairs: list[tuple[int, int, str, dict[str, Any]]]) -> None:
-            if not pairs:
-                return
-            new: list[dict[str, Any]] = []
-            for g in grader_list:
-                todo = [p for p in pairs if (keys[p[0]], p[1], g.name) not in records]
-                if not todo:
-                    continue
-                grades = g.grade_batch([p[2] for p in todo], [rows[p[0]] for p in todo])
-                for (i, j, output, gen), grade in zip(todo, grades):
-                    record = {
-                        "key": [keys[i], j, g.name],
-                        "index": i,
-                        "id": ids[i],
-                        "sample": j,
-                        "grader": g.name,
-                        "output": output,
-                        "gen": gen,
-                        "grade": grade.to_dict(),
-                    }
-                    records[(keys[i], j, g.name)] = record
-                    new.append(record)
-            # Records go out sample by sample so that a kill loses at most one partial line.
-            new.sort(key=lambda r: (r["index"], r["sample"]))
-            if store:
-                store.append(new)
-
-        grade_and_store(to_grade)
-        bar = None
-        if progress and to_generate:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(to_generate), desc="evaluate", unit="item")
+        to_generate, to_grade = run.plan()
         try:
-            # Similar prompt lengths batch together (less padding), longest first so memory peaks early.
-            pending = sorted(to_generate)
-            if pending and not tgt.precomputed:
-                lengths = tgt.prompt_lengths([rows[i][prompt_field] for i in pending])
-                order = sorted(range(len(pending)), key=lambda k: -lengths[k])
-                pending = [pending[k] for k in order]
-            # Group by how many samples are missing (normally all items miss the same number).
-            groups: dict[int, list[int]] = {}
-            for i in pending:
-                groups.setdefault(len(to_generate[i]), []).append(i)
-            for n, items in groups.items():
-                for start in range(0, len(items), params.batch_size):
-                    chunk = items[start : start + params.batch_size]
-                    t0 = time.perf_counter()
-                    counted = None
-                    if isinstance(tgt, Outputs):
-                        outs = [[tgt.outputs_for(i)[j] for j in to_generate[i]] for i in chunk]
-                    else:
-                        outs, counted = tgt.generate_counted([rows[i][prompt_field] for i in chunk], n=n, params=params)
-                        if len(outs) != len(chunk) or any(len(o) != n for o in outs):
-                            raise ConfigError(f"target returned the wrong number of outputs for {len(chunk)} prompts x {n}", "target")
-                    gen_seconds += time.perf_counter() - t0
-                    flat = [o for per in outs for o in per]
-                    tokens = [t for per in counted for t in per] if counted is not None else None
-                    pairs = []
-                    for c, i in enumerate(chunk):
-                        for m, j in enumerate(to_generate[i]):
-                            gen: dict[str, Any] = {}
-                            if tokens is not None:
-                                gen["tokens"] = tokens[c * n + m]
-                                gen_tokens += gen["tokens"]
-                            pairs.append((i, j, outs[c][m], gen))
-                    generated += len(flat) if not tgt.precomputed else 0
-                    grade_and_store(pairs)
-                    if bar is not None:
-                        bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-        elapsed = time.perf_counter() - started
-        items = []
-        for i, row in enumerate(rows):
-            outputs: list[str] = []
-            gens: list[dict[str, Any]] = []
-            grades: dict[str, list[Grade]] = {g.name: [] for g in grader_list}
-            for j in range(counts[i]):
-                first = records[(keys[i], j, grader_list[0].name)]
-                outputs.append(first["output"])
-                gens.append(first.get("gen") or {})
-                for g in grader_list:
-                    grades[g.name].append(Grade.from_dict(records[(keys[i], j, g.name)]["grade"]))
-            prompt = row.get(prompt_field) if not tgt.precomputed or prompt_field in row else None
-            items.append(ItemResult(index=i, id=ids[i], prompt=prompt, outputs=outputs, grades=grades, gen=gens))
-        from rft import __version__
-
-        meta = {
-            "rft_version": __version__,
-            "target": tgt.describe(),
-            "params": None if tgt.precomputed else params.to_dict(),
-            "samples_per_item": max(counts, default=0),
-            "prompt_field": prompt_field,
-            "data": os.fspath(data) if isinstance(data, (str, os.PathLike)) else type(data).__name__,
-            "n_items": len(rows),
-            "graders": {g.name: g.to_config() for g in grader_list},
-            "out": os.fspath(out) if out is not None else None,
-            "timing": {
-                "elapsed_s": round(elapsed, 3),
-                "generation_s": round(gen_seconds, 3),
-                "generated_samples": generated,
-                "output_tokens": gen_tokens,
-                "tokens_per_s": round(gen_tokens / gen_seconds, 2) if gen_seconds > 0 and gen_tokens else None,
-                "resumed_records": resumed,
-            },
-        }
-        report = Report(items, [g.name for g in grader_list], meta)
+            run.grade_and_store(to_grade)
+            run.generate(to_generate, progress=progress)
+        except KeyboardInterrupt:
+            run.interrupted()
+            raise
+        report = run.report(_meta(run, data, out, fingerprint, elapsed=time.perf_counter() - started))
         if store:
             store.write_report(report.to_json())
         return report
     finally:
         if store:
             store.close()
+
+
+def _meta(run: _Run, data: Any, out: Any, fingerprint: Mapping[str, Any], *, elapsed: float) -> dict[str, Any]:
+    from rft import __version__
+
+    tgt = run.target
+    return {
+        "rft_version": __version__,
+        "target": tgt.describe(),
+        "params": None if tgt.precomputed else run.params.to_dict(),
+        "samples_per_item": max(run.counts, default=0),
+        "prompt_field": run.prompt_field,
+        "data": os.fspath(data) if isinstance(data, (str, os.PathLike)) else type(data).__name__,
+        "n_items": len(run.rows),
+        "graders": dict(fingerprint["graders"]),
+        "out": os.fspath(out) if out is not None else None,
+        "timing": {
+            "elapsed_s": round(elapsed, 3),
+            "generation_s": round(run.gen_seconds, 3),
+            "generated_samples": run.generated,
+            "output_tokens": run.gen_tokens,
+            "tokens_per_s": round(run.gen_tokens / run.gen_seconds, 2) if run.gen_seconds > 0 and run.gen_tokens else None,
+            "resumed_records": run.resumed,
+        },
+    }

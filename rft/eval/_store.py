@@ -195,7 +195,7 @@ class ResultStore:
         if not self._handle.closed:
             self._handle.close()
 
-    def __enter__(self) -> ResultStore:
+    def __enter__(self) -> ResultStore:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:

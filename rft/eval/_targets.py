@@ -18,7 +18,6 @@ Every target reports ``describe()``, a JSON-ready dict recorded in the report.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -262,52 +261,80 @@ class Outputs(Target):
     """Precomputed outputs: a ``column`` of the data rows, or a JSONL ``path``.
 
     A column value may be a string (one sample) or a list of strings (several samples). A JSONL
-    file pairs with the rows by ``id`` when both carry one (several lines may share an id: several
-    samples), else line by line. See :func:`rft._data.align_outputs`.
+    file pairs with the rows by ``id_field`` when its lines carry one (several lines may share an
+    id: several samples; lines whose id no evaluated row has are skipped, so one file may serve
+    several splits), else line by line; see :func:`rft._data.pair_outputs`. Outputs that are chat
+    message lists or sample dicts (``{"output_text", "output_json", "output_tools", ...}``) are
+    graded as they are; the report shows their text.
     """
 
     precomputed = True
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, column: str | None = None, field: str = "output"):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        column: str | None = None,
+        field: str = "output",
+        id_field: str = "id",
+    ):
         if (path is None) == (column is None):
             raise ConfigError("Outputs needs exactly one of path= (a JSONL file) or column= (a data column)", "target")
         self.path = Path(path) if path is not None else None
         self.column = column
         self.field = field
-        self._by_row: list[list[str]] | None = None
+        self.id_field = id_field
+        self._by_row: list[list[Any]] | None = None
+        self._origin: list[list[int]] | None = None
+        #: Outputs in the file whose id no evaluated row has (not graded), after :meth:`bind`.
+        self.skipped = 0
 
-    def bind(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def bind(self, rows: Sequence[Mapping[str, Any]], *, rows_source: str = "rows") -> None:
         """Attach outputs to ``rows`` (called once by :func:`rft.evaluate`)."""
-        by_row: list[list[str]] = [[] for _ in rows]
+        by_row: list[list[Any]] = [[] for _ in rows]
+        origin: list[list[int]] = [[] for _ in rows]
         if self.column is not None:
             for i, row in enumerate(rows):
                 if self.column not in row:
                     raise DataError(f"row {i}: no output column {self.column!r} (fields: {', '.join(row) or 'none'})")
                 value = row[self.column]
                 values = value if isinstance(value, list) and all(isinstance(v, str) for v in value) else [value]
-                by_row[i] = [v if isinstance(v, str) else _output_text(v) for v in values]
+                by_row[i] = list(values)
+                origin[i] = [i] * len(values)
         else:
-            from rft._data import align_outputs, read_jsonl_values
+            from rft._data import pair_outputs, read_jsonl_values
 
             assert self.path is not None
-            outputs = read_jsonl_values(self.path)
-            ids = {json.dumps(r.get("id")) for r in rows if "id" in r}
-            if len(ids) == len(rows) and all(isinstance(o, Mapping) and "id" in o for o in outputs):
-                # Joined by id: the file may cover more rows than are evaluated (a split, a --limit).
-                outputs = [o for o in outputs if json.dumps(o["id"]) in ids]
-            samples, items, _ = align_outputs(rows, outputs, field=self.field, source=str(self.path))
-            index = {id(row): i for i, row in enumerate(rows)}
-            for sample, item in zip(samples, items):
-                by_row[index[id(item)]].append(sample if isinstance(sample, str) else _output_text(sample))
+            values = read_jsonl_values(self.path)
+            pairs = pair_outputs(
+                rows, values, field=self.field, id_field=self.id_field,
+                source=str(self.path), rows_source=rows_source, unknown_ids="ignore",
+            )
+            self.skipped = len(values) - len(pairs)
+            for k, r, sample in pairs:
+                by_row[r].append(sample)
+                origin[r].append(k)
         for i, outs in enumerate(by_row):
             if not outs:
-                raise DataError(f"row {i} (id {rows[i].get('id')!r}) has no output in {self.describe().get('path', self.column)}")
+                raise DataError(f"row {i} (id {rows[i].get(self.id_field)!r}) has no output in {self.describe().get('path', self.column)}")
         self._by_row = by_row
+        self._origin = origin
 
-    def outputs_for(self, row: int) -> list[str]:
+    def samples_for(self, row: int) -> list[Any]:
+        """The outputs of ``row`` as given (text, chat messages or sample dicts): what is graded."""
         if self._by_row is None:
             raise ConfigError("Outputs.bind(rows) was not called")
         return self._by_row[row]
+
+    def outputs_for(self, row: int) -> list[str]:
+        """The outputs of ``row`` as text (what the report shows)."""
+        return [o if isinstance(o, str) else _output_text(o) for o in self.samples_for(row)]
+
+    def origin(self, row: int) -> list[int]:
+        """Where each output of ``row`` came from: its index among the file's outputs (or the row)."""
+        if self._origin is None:
+            raise ConfigError("Outputs.bind(rows) was not called")
+        return self._origin[row]
 
     def describe(self) -> dict[str, Any]:
         if self.column is not None:
@@ -350,8 +377,8 @@ def _target_from_config(config: Mapping[str, Any]) -> Target:
             return OpenAITarget(**spec)
         except TypeError as exc:
             raise ConfigError(f"bad endpoint settings: {exc}", "target.openai") from None
-    if keys <= {"outputs", "field"} and "outputs" in keys:
-        return Outputs(config["outputs"], field=config.get("field", "output"))
+    if keys <= {"outputs", "field", "id_field"} and "outputs" in keys:
+        return Outputs(config["outputs"], field=config.get("field", "output"), id_field=config.get("id_field", "id"))
     if keys == {"outputs_column"}:
         return Outputs(column=config["outputs_column"])
     raise ConfigError(

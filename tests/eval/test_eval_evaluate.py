@@ -56,8 +56,8 @@ class FakeJudge(rft.Grader):
 @pytest.mark.parametrize(
     "rows,grader,message",
     [
-        ([{"prompt": "x", "answer": "1"}, {"answer": "2"}], MATCH, r"row 1: no prompt field 'prompt'"),
-        ([{"prompt": 42, "answer": "1"}], MATCH, r"row 0: field 'prompt' is int"),
+        ([{"prompt": "x", "answer": "1"}, {"answer": "2"}], MATCH, r"row 1: needs a 'prompt' field .* has none \(fields: answer\)"),
+        ([{"prompt": 42, "answer": "1"}], MATCH, r"row 0: needs a 'prompt' field .*, got int 42"),
         ([{"prompt": [{"role": "user"}], "answer": "1"}], MATCH, r"row 0: field 'prompt' message 0 is not"),
         ([{"prompt": "x", "answer": "1"}, {"prompt": "y"}], MATCH, r"row 1: no field 'answer' \(grader 'match'"),
         (
