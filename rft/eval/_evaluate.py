@@ -320,9 +320,9 @@ def evaluate(
         rows = rows[:limit]
     grader_list = load_graders(graders, trust_code=trust_code)
     tgt = as_target(target)
+    # Prompts are always checked (generation needs them); check_fields=False skips the graders' fields.
     check_rows(
-        rows, grader_list if check_fields else (),
-        prompt_field=None if tgt.precomputed or not check_fields else prompt_field, source=source,
+        rows, grader_list if check_fields else (), prompt_field=None if tgt.precomputed else prompt_field, source=source
     )
     if isinstance(tgt, Outputs):
         tgt.bind(rows, rows_source=source or "rows")

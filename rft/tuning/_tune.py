@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rft._errors import DataError
+from rft.eval._checks import check_rows
 from rft.eval._store import _umask_modes
 
 __all__ = ["TuneResult", "tune"]
@@ -64,22 +64,8 @@ class TuneResult:
 
 
 def _check_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    if not rows:
-        raise DataError("the training data has no rows")
-    for i, row in enumerate(rows):
-        prompt = row.get("prompt")
-        if isinstance(prompt, str) and prompt:
-            continue
-        if isinstance(prompt, list) and prompt and all(isinstance(m, Mapping) and "role" in m and "content" in m for m in prompt):
-            continue
-        raise DataError(
-            f"row {i}: needs a 'prompt' field holding a non-empty string or a list of chat messages "
-            f"({{'role': ..., 'content': ...}}), got {type(prompt).__name__ if prompt is not None else 'nothing'}; "
-            "rename your question column to 'prompt'"
-        )
-    kinds = {isinstance(r["prompt"], str) for r in rows}
-    if len(kinds) > 1:
-        raise DataError("mix of plain-text and chat prompts: use one kind for the whole dataset")
+    """rft.evaluate's row checker (one prompt rule), plus training's rule: one kind of prompt."""
+    check_rows(rows, prompt_field="prompt", one_prompt_kind=True)
     return [dict(r) for r in rows]
 
 
