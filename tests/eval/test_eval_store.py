@@ -231,3 +231,72 @@ def test_tune_until_saves_model_folders_with_the_umask(tmp_path, umask_022, tiny
     saved = _save_model(model, tok, tmp_path / "rounds" / "best")
     assert _mode(saved) == 0o755 and (saved / "config.json").is_file()
     assert all(_mode(p) == 0o644 for p in saved.iterdir() if p.is_file())
+
+
+# ----------------------------------------------------------------------------------- Ctrl-C
+
+
+class InterruptedAfter:
+    """A callable target that answers until it has been asked for more than ``limit`` prompts in
+    all, then raises KeyboardInterrupt, as Ctrl-C does in the middle of a generation batch."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.prompts = 0
+
+    def __call__(self, prompts):
+        if self.prompts + len(prompts) > self.limit:
+            raise KeyboardInterrupt
+        self.prompts += len(prompts)
+        return ["yes" if int(p[1:]) % 2 else "no" for p in prompts]
+
+
+def test_ctrl_c_in_the_first_batch_keeps_the_finished_samples(tmp_path, capsys):
+    """Issue 8 item 13: 20 s of generation, then Ctrl-C, left results.jsonl empty: the first batch
+    held every prompt. The first batches are now small (8, 16, ...), each graded and saved."""
+    rows = [{"id": f"r{i}", "prompt": f"q{i}", "answer": "yes" if i % 3 else "no"} for i in range(40)]
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(InterruptedAfter(20), rows, GRADERS, batch_size=32, out=tmp_path, progress=False)
+    saved = _keys(tmp_path)
+    assert len(saved) == 8 * len(GRADERS) and set(saved.values()) == {1}  # the first batch of 8 is on disk
+    err = capsys.readouterr().err
+    assert "interrupted" in err and f"{8 * len(GRADERS)} of {40 * len(GRADERS)} grades are saved" in err
+    assert "run the same evaluation again to resume" in err
+
+    again = InterruptedAfter(limit=10**6)  # the same target (its name is part of the run), not interrupted
+    report = evaluate(again, rows, GRADERS, batch_size=32, out=tmp_path, progress=False)
+    assert again.prompts == 40 - 8  # no finished sample is generated again
+    keys = _keys(tmp_path)
+    assert len(keys) == 40 * len(GRADERS) and set(keys.values()) == {1}
+    clean = evaluate(InterruptedAfter(limit=10**6), rows, GRADERS, batch_size=32, out=tmp_path / "clean", progress=False)
+    assert _comparable(report)["items"] == _comparable(clean)["items"]
+
+
+def test_ctrl_c_while_a_real_model_generates_then_resume(tmp_path, tiny_model_path):
+    """The same with the tiny Hugging Face model, interrupted inside its second generate() call."""
+    from rft.models import load_model
+
+    model, tok = load_model(tiny_model_path)
+    real_generate = model.generate
+    calls = []
+
+    def interrupted_generate(*args, **kwargs):
+        calls.append(kwargs.get("input_ids", args[0] if args else None).shape[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_generate(*args, **kwargs)
+
+    model.generate = interrupted_generate
+    rows = [{"id": i, "prompt": f"Say {i} " * (1 + i % 3), "answer": str(i)} for i in range(12)]
+    grader = rft.StringCheck(name="has_e", reference="e", operation="ilike")
+    settings = dict(max_new_tokens=3, batch_size=16, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate((model, tok), rows, grader, out=tmp_path / "run", **settings)
+    assert calls == [8, 4]  # the first batch (8 prompts) finished, the second was interrupted
+    assert len(_keys(tmp_path / "run")) == 8
+
+    model.generate = real_generate
+    resumed = evaluate((model, tok), rows, grader, out=tmp_path / "run", **settings)
+    assert resumed.meta["timing"]["resumed_records"] == 8 and resumed.meta["timing"]["generated_samples"] == 4
+    clean = evaluate((model, tok), rows, grader, out=tmp_path / "clean", **settings)
+    assert [i.outputs for i in resumed.items] == [i.outputs for i in clean.items]  # greedy: the same outputs
