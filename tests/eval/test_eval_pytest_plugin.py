@@ -36,7 +36,7 @@ def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
     plugin = [] if _entry_point_installed() else ["-p", "rft.testing.pytest_plugin"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", "-q", *args],
-        cwd=folder, capture_output=True, text=True, env=env, timeout=120,
+        cwd=folder, capture_output=True, text=True, env=env, timeout=120, check=False,
     )
 
 

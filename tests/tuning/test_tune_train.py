@@ -13,10 +13,9 @@ ROWS = [{"prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(8)]
 
 
 def _config(tmp_path, **kw):
-    base = dict(output_dir=str(tmp_path), max_steps=2, num_generations=4, per_device_train_batch_size=4,
-                max_completion_length=8, learning_rate=5e-2, preflight=False, seed=1)
-    base.update(kw)
-    return TuneConfig(**base)
+    base = {"output_dir": str(tmp_path), "max_steps": 2, "num_generations": 4, "per_device_train_batch_size": 4,
+            "max_completion_length": 8, "learning_rate": 5e-2, "preflight": False, "seed": 1}
+    return TuneConfig(**{**base, **kw})
 
 
 def _varied():
