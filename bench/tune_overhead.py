@@ -79,11 +79,11 @@ def run(model_spec: str, steps: int, rft_path: bool) -> tuple[list[float], dict[
     phases = _instrument()
     model, tok = load_model(model_spec)
     cfg = TuneConfig(output_dir=tempfile.mkdtemp(), max_steps=steps, num_generations=4, per_device_train_batch_size=8,
-                     max_completion_length=24, seed=0, preflight=False)
+                     max_completion_length=24, seed=0, preflight=False, save_model=False)
     times: list[float] = []
     graders = [rft.load_grader("answer_in_tags"), rft.StringCheck(name="has_e", reference="e", operation="ilike")]
     if rft_path:
-        result = rft.tune((model, tok), _rows(), graders, cfg, callbacks=[_Timer.make(times)])
+        result = rft.tune((model, tok), _rows(), graders, cfg, callbacks=[_Timer.make(times)], progress=False)
         trainer_metrics = result.log_history
     else:
         trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=[_format, _has_e], args=cfg.grpo_config(),
