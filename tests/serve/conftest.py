@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,3 +78,17 @@ def cache_dir(tmp_path_factory) -> str:
 def start_server():
     """:func:`serve_graders`, for module fixtures (test files cannot import this conftest)."""
     return serve_graders
+
+
+@pytest.fixture
+def proof():
+    """``(folder, source)``: python grader source that leaves files in ``folder`` if it is ever
+    loaded (``loaded``) or run (``graded``). The folder is world-writable: the sandbox worker runs
+    as 'nobody' when the server runs as root."""
+    folder = tempfile.mkdtemp(prefix="rft-proof-", dir="/tmp")
+    os.chmod(folder, 0o777)
+    source = (f"import pathlib\npathlib.Path({folder!r}, 'loaded').write_text('the module ran')\n"
+              f"def grade(sample, item):\n    pathlib.Path({folder!r}, 'graded').write_text('grade ran')\n"
+              "    return 1.0\n")
+    yield folder, source
+    shutil.rmtree(folder, ignore_errors=True)

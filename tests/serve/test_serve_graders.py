@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -19,7 +18,6 @@ import openai
 import pytest
 
 import rft
-from rft.judge import LocalBackend
 
 CONTACT = {  # OpenAI's contact-extraction multi grader (shared/REFERENCE.md section 1)
     "type": "multi", "name": "contact",
@@ -95,7 +93,7 @@ def test_string_check_reward_is_rfts(client, operation, sample, answer):
     assert not any(v for k, v in meta.errors.to_dict().items() if not k.endswith(("_details", "_type")))
 
 
-@pytest.mark.parametrize("metric", ["fuzzy_match", "bleu", "rouge_l", "gleu"])
+@pytest.mark.parametrize("metric", ["fuzzy_match", "bleu"])
 def test_text_similarity_reward_is_rfts(client, metric):
     config = {"type": "text_similarity", "name": "sim", "input": "{{sample.output_text}}",
               "reference": "{{item.reference}}", "evaluation_metric": metric}
@@ -209,10 +207,6 @@ def test_judges_without_a_backend_run_on_the_servers_model(client):
     # The tiny model is random: a verdict in range, or unscored with the parse flag, never both.
     errors = resp.metadata.errors
     assert (resp.reward is None) == (errors.model_grader_parse_error or errors.model_grader_refusal_error)
-    # The same request in this process, on the same model, reads the same reply.
-    expected = local({**config, "backend": LocalBackend("tiny")}, "Paris", item)
-    assert resp.grade["details"]["raw_reply"] == expected.details["raw_reply"]
-    assert resp.reward == expected.score
 
 
 # -------------------------------------------------------------------------------------- validate
@@ -249,22 +243,9 @@ def test_validate_a_bad_grader_names_the_field(client, config, param):
 # ------------------------------------------------------------------------------------------ safety
 
 
-def proof_source(folder: str) -> str:
-    """Python grader source that leaves a file behind if it is ever loaded or run."""
-    return (f"import pathlib\npathlib.Path({folder!r}, 'loaded').write_text('the module ran')\n"
-            f"def grade(sample, item):\n    pathlib.Path({folder!r}, 'graded').write_text('grade ran')\n"
-            "    return 1.0\n")
-
-
-def proof_folder() -> str:
-    folder = tempfile.mkdtemp(prefix="rft-proof-", dir="/tmp")
-    os.chmod(folder, 0o777)  # the sandbox worker runs as 'nobody' when the server is root
-    return folder
-
-
-def test_untrusted_python_grader_is_refused_and_never_runs(client, server):
-    folder = proof_folder()
-    python = {"type": "python", "name": "proof", "source": proof_source(folder)}
+def test_untrusted_python_grader_is_refused_and_never_runs(client, proof):
+    folder, source = proof
+    python = {"type": "python", "name": "proof", "source": source}
     inside = {"type": "multi", "name": "m", "calculate_output": "p", "graders": {"p": python}}
     for config, param in ((python, "grader.source"), (inside, "grader.graders.p.source")):
         for call in (lambda c=config: client.fine_tuning.alpha.graders.run(grader=c, model_sample="x", item={}),
