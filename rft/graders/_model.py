@@ -3,15 +3,38 @@
 
 A judge grader renders its ``input`` messages per sample (the candidate inside a nonce-delimited,
 length-capped block), asks its backend (the embedded local model by default, or any
-OpenAI-compatible server), and parses the **last** verdict of the reply. Anything it cannot read
-as a verdict on the declared scale is *unscored* with the reason and the raw reply in
-``Grade.details`` — never 0, never clipped. Judges are async graders: TRL runs them concurrently
-with its other async rewards.
+OpenAI-compatible server), and reads the verdict with :mod:`rft.judge._parsing`:
+
+- **An unforgeable verdict.** The last message asks the judge to end with ``VERDICT-<nonce>:
+  <value>``, where the nonce is the one marking the candidate block (a hash of the candidate, so
+  the candidate cannot write it). On OpenAI-compatible servers the request also carries a
+  ``response_format`` JSON schema (``{"steps", "result"}``); a server that refuses it is asked again
+  without, and not asked with it again. A judge that drops the nonce (small models do) is read by a
+  stricter fallback: verdicts that also appear in the text being judged are quotes and dropped,
+  and the rest must agree on one value, else the grade is unscored (``ambiguous``).
+- **Unscored, never 0.** Anything it cannot read as a verdict on the declared scale is unscored
+  with the reason and the raw reply in ``Grade.details``: never 0, never clipped.
+- **What is cached.** A reply is written to the judge cache only when it parsed into a verdict
+  on the declared scale (a score in range, a declared label). Empty replies, refusals, garbage,
+  off-scale or ambiguous verdicts and every failed call are not cached: the next grade asks again.
+  Requests sampled at ``temperature > 0`` are neither cached nor de-duplicated within a batch
+  (each grade is a fresh draw), unless ``sampling_params`` sets a ``seed``, which opts into
+  caching them like greedy ones.
+- **Sampling parameters.** Every ``sampling_params`` key of OpenAI's ``score_model`` is accepted
+  (``temperature``, ``top_p``, ``seed``, ``max_completions_tokens``, ``reasoning_effort``) plus
+  ``max_tokens``, ``max_completion_tokens`` and ``response_format``. OpenAI-compatible and
+  callable backends receive them all; the local backend honours ``temperature``, ``top_p``,
+  ``seed`` and the token limits and ignores the rest, named once in a log warning and in every
+  grade's ``details["ignored_sampling_params"]``.
+
+Judges are async graders: TRL runs them concurrently with its other async rewards.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,10 +45,27 @@ from rft._grade import Grade
 from rft._template import Batch, Template
 from rft.graders._base import Grader, Result, _AsyncCall
 from rft.graders._registry import register_grader
+from rft.judge._backends import SAMPLING_KEYS, JudgeRequest, backend_from_config
+from rft.judge._cache import default_cache_path, open_cache
+from rft.judge._engine import ask
+from rft.judge._parsing import _label_key, parse_label, parse_score, verdict_line
+from rft.judge._prompts import candidate_block, load_prompt, nonce_for, truncate
 
 __all__ = ["LabelModel", "ScoreModel", "rubric_judge"]
 
 _ROLES = ("system", "developer", "user", "assistant")
+_log = logging.getLogger("rft.judge")
+_WARNED: set[tuple[str, tuple[str, ...]]] = set()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    """What reading one row's reply needs: the messages sent, the request's nonce, and the
+    untrusted text the judge was shown (the candidate and the item fields)."""
+
+    messages: tuple[tuple[str, str], ...]
+    nonce: str
+    untrusted: str
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -58,7 +98,7 @@ class _Judge(_AsyncCall, Grader):
     """Machinery shared by the judge graders (not registered itself)."""
 
     #: Changes whenever prompts or parsing change, so cached replies of older versions are not reused.
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     model: str = dataclasses.field(
         default="default",
@@ -71,7 +111,9 @@ class _Judge(_AsyncCall, Grader):
     )
     sampling_params: dict[str, Any] = dataclasses.field(
         default_factory=dict,
-        metadata=_help("temperature, top_p, seed, max_completions_tokens (or max_tokens), response_format."),
+        metadata=_help("OpenAI's score_model keys: temperature, top_p, seed, max_completions_tokens, reasoning_effort; "
+                       "also max_tokens, max_completion_tokens, response_format. A backend that cannot honour one "
+                       "ignores it with a note in details['ignored_sampling_params']."),
     )
     backend: Any = dataclasses.field(
         default=None,
@@ -89,11 +131,14 @@ class _Judge(_AsyncCall, Grader):
         default=True,
         metadata=_help("Put {{sample.output_text}} inside nonce-marked delimiters the candidate cannot forge."),
     )
+    verdict_line: bool = dataclasses.field(
+        default=True,
+        metadata=_help("Append to the last message an instruction to end with 'VERDICT-<nonce>: <value>', the "
+                       "request's nonce, which the candidate cannot forge. Off: your prompt must say how to answer."),
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from rft.judge._backends import SAMPLING_KEYS, backend_from_config
-
         if not isinstance(self.model, str) or not self.model:
             raise ConfigError(f"expected a model name, got {self.model!r}", "model")
         if not isinstance(self.input, list) or not self.input:
@@ -102,20 +147,28 @@ class _Judge(_AsyncCall, Grader):
         for i, message in enumerate(self.input):
             role, content = _message_content(message, f"input.{i}")
             self._templates.append((role, Template(content, field=f"input.{i}.content")))
-        if not any(f.startswith("sample.") for _, t in self._templates for f in t.fields):
-            raise ConfigError("no message shows the judge the output; put {{sample.output_text}} in one", "input")
-        self._shows_text = any("sample.output_text" in t.fields for _, t in self._templates)
-        if not isinstance(self.sampling_params, Mapping):
-            raise ConfigError(f"expected a dict, got {self.sampling_params!r}", "sampling_params")
-        unknown = set(self.sampling_params) - SAMPLING_KEYS
-        if unknown:
-            raise ConfigError(f"unknown sampling parameter(s) {sorted(unknown)}; known: {', '.join(sorted(SAMPLING_KEYS))}",
-                              "sampling_params")
+        # A judge may label an item field rather than the output ("Statement: {{item.response}}"), as
+        # OpenAI's format allows; every value shown from the data counts as untrusted text.
+        fields = dict.fromkeys(f for _, t in self._templates for f in t.fields)
+        self._field_templates = [Template("{{" + f + "}}", field="input") for f in fields]
+        self._shows_text = "sample.output_text" in fields
+        _check_sampling_params(self.sampling_params)
         if not isinstance(self.max_candidate_chars, int) or isinstance(self.max_candidate_chars, bool) or self.max_candidate_chars < 1:
             raise ConfigError(f"expected a positive integer, got {self.max_candidate_chars!r}", "max_candidate_chars")
         if not isinstance(self.cache, (bool, str)):
             raise ConfigError(f"expected true, false or a file path, got {self.cache!r}", "cache")
+        for name in ("delimit_candidate", "verdict_line"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"expected true or false, got {getattr(self, name)!r}", name)
         self._backend = backend_from_config(self.backend, self.model, trust_code=True)
+        self._ignored = tuple(sorted(self._backend.ignored_params(self.sampling_params)))
+        if self._ignored:
+            key = (self._backend.identity(), self._ignored)
+            if key not in _WARNED:
+                _WARNED.add(key)
+                _log.warning("judge backend %s cannot honour sampling_params %s; they are ignored "
+                             "(noted in each grade's details['ignored_sampling_params'])",
+                             self._backend.identity(), ", ".join(self._ignored))
         self._cache_obj: Any = None
         self._last_stats: dict[str, Any] | None = None
 
@@ -144,47 +197,64 @@ class _Judge(_AsyncCall, Grader):
         if self.cache is False:
             return None
         if self._cache_obj is None:
-            from rft.judge._cache import default_cache_path, open_cache
-
             self._cache_obj = open_cache(default_cache_path() if self.cache is True else self.cache)
         return self._cache_obj
 
+    @property
+    def sampled(self) -> bool:
+        """True when each request is a fresh draw (``temperature > 0`` and no ``seed``): such
+        replies are neither cached nor shared between identical rows."""
+        p = self.sampling_params
+        return float(p.get("temperature") or 0.0) > 0.0 and p.get("seed") is None
+
     def render_messages(self, batch: Batch) -> list[tuple[tuple[str, str], ...] | None]:
         """The judge messages for every row (None for rows that cannot be judged)."""
-        from rft.judge._prompts import candidate_block, truncate
+        return [row.messages if row is not None else None for row in self._prepare(batch)]
 
+    def _prepare(self, batch: Batch) -> list[_Row | None]:
         limit = self.max_candidate_chars
         texts = batch.texts
-        if self._shows_text:
-            shown = [candidate_block(t, limit) if self.delimit_candidate else truncate(t, limit) for t in texts]
+        samples = [batch.sample(i) for i in range(batch.n)]
+        cut = [truncate(t, limit) for t in texts] if self._shows_text else texts
+        if self._shows_text and self.delimit_candidate:
+            shown = [candidate_block(t, limit) for t in texts]
         else:
-            shown = texts
-        view = Batch(shown, samples=[batch.sample(i) for i in range(batch.n)], rows=batch.rows, columns=batch.columns)
+            shown = cut
+        view = Batch(shown, samples=samples, rows=batch.rows, columns=batch.columns)
         rendered = [(role, t.render(view, text=True)) for role, t in self._templates]
+        plain = Batch(cut, samples=samples, rows=batch.rows, columns=batch.columns)
+        values = [t.render(plain, text=True) for t in self._field_templates]
         for i, g in view.unscored.items():
             batch.mark_unscored(i, g)
-        out: list[tuple[tuple[str, str], ...] | None] = []
+        out: list[_Row | None] = []
         for i in range(batch.n):
             if i in batch.unscored or i in batch.fixed:
                 out.append(None)
-            else:
-                out.append(tuple((role, col[i]) for role, col in rendered))
+                continue
+            messages = tuple((role, col[i]) for role, col in rendered)
+            # The candidate block's nonce; without a candidate, a hash of what the judge is shown.
+            nonce = nonce_for(texts[i]) if self._shows_text else nonce_for(repr(messages))
+            if self.verdict_line:
+                messages = _append_instruction(messages, self._instruction(nonce))
+            out.append(_Row(messages, nonce, "\n".join(col[i] for col in values)))
         return out
 
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        from rft.judge._backends import JudgeRequest
-        from rft.judge._engine import ask
-
-        messages = self.render_messages(batch)
+        rows = self._prepare(batch)
         params = tuple(sorted(self.sampling_params.items()))
-        todo = [i for i, m in enumerate(messages) if m is not None]
-        requests = [JudgeRequest(messages[i], self.model, params) for i in todo]  # type: ignore[arg-type]
+        todo = [i for i, r in enumerate(rows) if r is not None]
+        schema = json.dumps(self._schema(), sort_keys=True)
+        requests = [JudgeRequest(rows[i].messages, self.model, params, schema) for i in todo]  # type: ignore[union-attr]
+
+        def keep(j: int, text: str) -> bool:  # cache only replies that are a verdict on the scale
+            return self._verdict_grade(text, rows[todo[j]], {}).score is not None  # type: ignore[arg-type]
+
         start = time.perf_counter()
-        replies = await ask(self._backend, requests, cache=self._cache(),
+        replies = await ask(self._backend, requests, cache=self._cache(), keep=keep, fresh=self.sampled,
                             version=f"{self.type}/{self.version}/{self._parse_version()}")
         results: list[Result] = [None] * batch.n
         for i, reply in zip(todo, replies):
-            results[i] = self._grade_reply(reply)
+            results[i] = self._grade_reply(reply, rows[i])  # type: ignore[arg-type]
         hits = sum(1 for r in replies if r.cache_hit)
         self._last_stats = {
             "cache_hit_frac": hits / len(replies) if replies else 0.0,
@@ -194,7 +264,7 @@ class _Judge(_AsyncCall, Grader):
         }
         return results
 
-    def _grade_reply(self, reply: Any) -> Grade:
+    def _grade_reply(self, reply: Any, row: _Row) -> Grade:
         details: dict[str, Any] = {
             "cache_hit": reply.cache_hit,
             "latency_s": round(reply.latency_s, 6),
@@ -202,16 +272,26 @@ class _Judge(_AsyncCall, Grader):
             "completion_tokens": reply.completion_tokens,
             "attempts": reply.attempts,
         }
+        if self._ignored:
+            details["ignored_sampling_params"] = list(self._ignored)
         if reply.error is not None:
             return Grade.unscored_because(f"judge {self.name!r} got no reply: {reply.reason}", error=reply.error, **details)
         details["raw_reply"] = reply.text if len(reply.text) <= 4000 else reply.text[-4000:]
-        return self._verdict_grade(reply.text, details)
+        return self._verdict_grade(reply.text, row, details)
 
-    def _verdict_grade(self, text: str, details: dict[str, Any]) -> Grade:
+    def _verdict_grade(self, text: str, row: _Row, details: dict[str, Any]) -> Grade:
+        raise NotImplementedError
+
+    def _instruction(self, nonce: str) -> str:
+        """The verdict-line instruction appended to the last message."""
+        raise NotImplementedError
+
+    def _schema(self) -> dict[str, Any]:
+        """The JSON schema of a structured verdict (sent as ``response_format`` where supported)."""
         raise NotImplementedError
 
     def _parse_version(self) -> str:
-        return "p1"
+        return "p2"
 
     def _log(self, log_metric: Callable[[str, float], None] | None, scores: list[float | None]) -> None:
         super()._log(log_metric, scores)
@@ -229,7 +309,8 @@ class ScoreModel(_Judge):
 
     ``pass_threshold`` is on the ``range`` scale, as in OpenAI's format (default: the midpoint).
     A verdict outside ``range`` is unscored, not clipped. The judge may answer in structured form
-    (``{"steps": ..., "result": 7}``) or in text, where the last ``Score: N`` counts.
+    (``{"steps": ..., "result": 7}``) or in text, ending with ``VERDICT-<nonce>: N`` (see the
+    module docstring for how a reply without the nonce is read).
 
     >>> from rft.judge import ScriptedBackend
     >>> judge = ScoreModel(name="helpful", range=[1, 5], backend=ScriptedBackend(["Thinking... Score: 4"]),
@@ -261,11 +342,16 @@ class ScoreModel(_Judge):
             return 0.5
         return (self.pass_threshold - lo) / (hi - lo)
 
-    def _verdict_grade(self, text: str, details: dict[str, Any]) -> Grade:
-        from rft.judge._parsing import parse_score
-
+    def _instruction(self, nonce: str) -> str:
         lo, hi = self.range
-        verdict = parse_score(text, lo, hi)
+        return load_prompt("verdict_score").format(line=verdict_line(nonce, "N"), lo=f"{lo:g}", hi=f"{hi:g}")
+
+    def _schema(self) -> dict[str, Any]:
+        return _verdict_schema({"type": "number"})
+
+    def _verdict_grade(self, text: str, row: _Row, details: dict[str, Any]) -> Grade:
+        lo, hi = self.range
+        verdict = parse_score(text, lo, hi, nonce=row.nonce, untrusted=row.untrusted)
         if not verdict.ok:
             return Grade.unscored_because(f"judge {self.name!r}: {verdict.reason}", error=verdict.error, **details)
         details["raw_score"] = verdict.value
@@ -278,7 +364,9 @@ class ScoreModel(_Judge):
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
 class LabelModel(_Judge):
     """A judge model picks one of ``labels`` for each output; it passes (score 1) when the label
-    is in ``passing_labels``, else scores 0. A label outside ``labels`` is unscored.
+    is in ``passing_labels``, else scores 0. Labels are matched exactly and longest first
+    (``correct but incomplete`` is never read as ``correct``); a reply naming a label outside
+    ``labels``, or two labels at once, is unscored — never a pass.
 
     >>> from rft.judge import ScriptedBackend
     >>> judge = LabelModel(name="tone", labels=["polite", "rude"], passing_labels=["polite"], cache=False,
@@ -298,8 +386,6 @@ class LabelModel(_Judge):
         super().__post_init__()
         if not isinstance(self.labels, list) or not self.labels or not all(isinstance(x, str) and x.strip() for x in self.labels):
             raise ConfigError(f"expected a non-empty list of label strings, got {self.labels!r}", "labels")
-        from rft.judge._parsing import _label_key
-
         keys = [_label_key(x) for x in self.labels]
         if len(set(keys)) != len(keys):
             raise ConfigError(f"labels must differ (ignoring case): {self.labels!r}", "labels")
@@ -309,10 +395,15 @@ class LabelModel(_Judge):
         if extra:
             raise ConfigError(f"passing labels {extra!r} are not in labels {self.labels!r}", "passing_labels")
 
-    def _verdict_grade(self, text: str, details: dict[str, Any]) -> Grade:
-        from rft.judge._parsing import parse_label
+    def _instruction(self, nonce: str) -> str:
+        labels = ", ".join(json.dumps(label, ensure_ascii=False) for label in self.labels)
+        return load_prompt("verdict_label").format(line=verdict_line(nonce, "LABEL"), labels=labels)
 
-        verdict = parse_label(text, self.labels)
+    def _schema(self) -> dict[str, Any]:
+        return _verdict_schema({"type": "string", "enum": list(self.labels)})
+
+    def _verdict_grade(self, text: str, row: _Row, details: dict[str, Any]) -> Grade:
+        verdict = parse_label(text, self.labels, nonce=row.nonce, untrusted=row.untrusted)
         if not verdict.ok:
             return Grade.unscored_because(f"judge {self.name!r}: {verdict.reason}", error=verdict.error, **details)
         details["label"] = verdict.value
@@ -346,13 +437,64 @@ def rubric_judge(
     >>> judge.to_config()["type"]
     'score_model'
     """
-    from rft.judge._prompts import load_prompt
-
     if not isinstance(criteria, str) or not criteria.strip():
         raise ConfigError(f"expected criteria text, got {criteria!r}", "criteria")
     lo, hi = scale
     ref_block = load_prompt("rubric_reference").format(reference=reference) if reference else ""
     user = load_prompt("rubric_user").format(criteria=criteria.strip(), reference_block=ref_block, lo=lo, hi=hi)
+    if options.get("verdict_line", True) is False:  # no appended verdict line: say how to answer here
+        user += f'\nEnd your reply with one line of the form "Score: N", where N is a whole number from {lo} to {hi}.'
     messages = [{"role": "system", "content": load_prompt("rubric_system")}, {"role": "user", "content": user}]
     return ScoreModel(name=name, model=model, input=messages, range=[lo, hi], backend=backend,
                       pass_threshold=pass_threshold, **options)
+
+
+def _append_instruction(messages: tuple[tuple[str, str], ...], instruction: str) -> tuple[tuple[str, str], ...]:
+    """``messages`` with ``instruction`` appended to the last message that is not an assistant
+    prefill (a final assistant message is continued by the judge, so it stays last)."""
+    out = list(messages)
+    for j in range(len(out) - 1, -1, -1):
+        role, content = out[j]
+        if role != "assistant" or j == 0:
+            out[j] = (role, f"{content}\n\n{instruction}")
+            break
+    return tuple(out)
+
+
+def _verdict_schema(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"steps": {"type": "string"}, "result": result},
+        "required": ["steps", "result"],
+        "additionalProperties": False,
+    }
+
+
+_TOKEN_KEYS = ("max_tokens", "max_completion_tokens", "max_completions_tokens")
+
+
+def _check_sampling_params(params: Any) -> None:
+    """Known keys with values of the right kind (None means "the backend's default")."""
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"expected a dict, got {params!r}", "sampling_params")
+    unknown = set(params) - SAMPLING_KEYS
+    if unknown:
+        raise ConfigError(f"unknown sampling parameter(s) {sorted(unknown)}; known: {', '.join(sorted(SAMPLING_KEYS))}",
+                          "sampling_params")
+    for key, value in params.items():
+        where = f"sampling_params.{key}"
+        if value is None:
+            continue
+        number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        if key == "temperature" and not (number and value >= 0):
+            raise ConfigError(f"expected a number >= 0, got {value!r}", where)
+        if key == "top_p" and not (number and 0 < value <= 1):
+            raise ConfigError(f"expected a number in (0, 1], got {value!r}", where)
+        if key == "seed" and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise ConfigError(f"expected an integer, got {value!r}", where)
+        if key in _TOKEN_KEYS and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise ConfigError(f"expected a positive integer, got {value!r}", where)
+        if key == "reasoning_effort" and not (isinstance(value, str) and value):
+            raise ConfigError(f"expected an effort such as 'low', 'medium' or 'high', got {value!r}", where)
+        if key == "response_format" and not isinstance(value, Mapping):
+            raise ConfigError(f"expected a dict such as {{'type': 'json_object'}}, got {value!r}", where)

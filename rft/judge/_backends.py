@@ -46,20 +46,31 @@ __all__ = [
     "backend_from_config",
 ]
 
-#: Sampling parameters a backend understands (OpenAI's names; ``max_completions_tokens`` is the
-#: spelling OpenAI's grader configs use).
+#: Sampling parameters a judge config may set: every key of OpenAI's ``score_model``
+#: ``sampling_params`` (``temperature``, ``top_p``, ``seed``, ``max_completions_tokens``,
+#: ``reasoning_effort``; see ``openai.types.graders.score_model_grader.SamplingParams``) plus the
+#: chat-completions spellings ``max_tokens`` and ``max_completion_tokens``, and ``response_format``.
 SAMPLING_KEYS = frozenset(
-    {"temperature", "top_p", "seed", "max_tokens", "max_completion_tokens", "max_completions_tokens", "response_format"}
+    {"temperature", "top_p", "seed", "max_tokens", "max_completion_tokens", "max_completions_tokens",
+     "reasoning_effort", "response_format"}
 )
+#: What the local transformers backend can honour; it ignores the other keys (with a note).
+LOCAL_SAMPLING_KEYS = frozenset({"temperature", "top_p", "seed", "max_tokens", "max_completion_tokens",
+                                 "max_completions_tokens"})
 
 
 @dataclasses.dataclass(frozen=True)
 class JudgeRequest:
-    """One chat completion to ask of a judge."""
+    """One chat completion to ask of a judge.
+
+    ``schema`` is the JSON schema (as JSON text) of a structured verdict: a backend that supports
+    structured output may constrain the reply to it; the others ignore it.
+    """
 
     messages: tuple[tuple[str, str], ...]
     model: str
     params: tuple[tuple[str, Any], ...] = ()
+    schema: str = ""
 
     def message_dicts(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
@@ -101,6 +112,10 @@ class Backend:
     def identity(self) -> str:
         """What distinguishes this backend's answers in the cache (kind and endpoint or weights)."""
         return self.kind
+
+    def ignored_params(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """The sampling parameters in ``params`` this backend cannot honour and will ignore."""
+        return frozenset()
 
     async def complete(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
         raise NotImplementedError
@@ -147,6 +162,9 @@ class LocalBackend(Backend):
         if is_tiny_model_name(self.model):
             return f"local:{TINY_MODEL}"
         return f"local:{Path(self.model).expanduser().resolve()}"
+
+    def ignored_params(self, params: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset(k for k, v in params.items() if v is not None and k not in LOCAL_SAMPLING_KEYS)
 
     def to_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"type": "local"}
@@ -201,13 +219,14 @@ class LocalBackend(Backend):
             groups: dict[tuple[Any, ...], list[int]] = {}
             for i, (req, _) in enumerate(items):
                 p = req.param_dict()
-                key = (req.max_tokens(self.max_new_tokens), float(p.get("temperature") or 0.0), float(p.get("top_p") or 1.0))
+                key = (req.max_tokens(self.max_new_tokens), float(p.get("temperature") or 0.0),
+                       float(p.get("top_p") or 1.0), p.get("seed"))
                 groups.setdefault(key, []).append(i)
             replies: list[JudgeReply | None] = [None] * len(items)
-            for (max_new, temperature, top_p), idx in groups.items():
+            for (max_new, temperature, top_p, seed), idx in groups.items():
                 prompts = [_prompt(tokenizer, items[i][0]) for i in idx]
                 outs = generate(model, tokenizer, [p for p, _ in prompts], max_new_tokens=max_new,
-                                temperature=temperature, top_p=top_p, batch_size=self.batch_size)
+                                temperature=temperature, top_p=top_p, batch_size=self.batch_size, seed=seed)
                 self.batches_run += 1
                 latency = time.perf_counter() - start
                 for i, out, (prompt, prefill) in zip(idx, outs, prompts):
@@ -262,6 +281,13 @@ class OpenAIBackend(Backend):
     passed, and a call in flight is cut at it. Rows never sent are unscored with error
     ``deadline``; a row whose last attempt failed keeps that attempt's error, with the deadline
     named in the reason.
+
+    With ``structured_output`` (the default), a request that carries a verdict schema is sent with
+    ``response_format={"type": "json_schema", ...}``, so a server that supports structured output
+    returns ``{"steps": ..., "result": ...}`` and nothing else. A server that answers HTTP 400 to
+    it is asked again without, and is never sent a ``response_format`` again by this backend (a
+    server that ignores it returns text, which is parsed as text). Other sampling parameters,
+    ``reasoning_effort`` included, are passed on as they are.
     """
 
     kind = "openai"
@@ -277,7 +303,10 @@ class OpenAIBackend(Backend):
         deadline_s: float = 600.0,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        structured_output: bool = True,
     ):
+        if not isinstance(structured_output, bool):
+            raise ConfigError(f"expected true or false, got {structured_output!r}", "backend.structured_output")
         for name, value in (("concurrency", concurrency), ("max_retries", max_retries)):
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "concurrency" else 0):
                 raise ConfigError(f"expected a {'positive' if name == 'concurrency' else 'non-negative'} integer, got {value!r}", f"backend.{name}")
@@ -294,6 +323,7 @@ class OpenAIBackend(Backend):
         self.deadline_s = float(deadline_s)
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
+        self.structured_output = structured_output
         # The SDK's HTTP pool and our semaphore belong to one event loop; keep one per loop.
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, asyncio.Semaphore]] = (
             weakref.WeakKeyDictionary()
@@ -302,7 +332,7 @@ class OpenAIBackend(Backend):
 
     _DEFAULTS: ClassVar[dict[str, Any]] = {
         "api_key_env": "OPENAI_API_KEY", "concurrency": 16, "max_retries": 3, "timeout_s": 60.0,
-        "deadline_s": 600.0, "backoff_s": 0.5, "max_backoff_s": 30.0,
+        "deadline_s": 600.0, "backoff_s": 0.5, "max_backoff_s": 30.0, "structured_output": True,
     }
 
     def _url(self) -> str:
@@ -359,6 +389,8 @@ class OpenAIBackend(Backend):
                 reply, retry_after = await self._call(client, req, remaining)
             finally:
                 semaphore.release()
+            if reply.error == "deadline" and last is not None:  # cut at the deadline: report why it retried
+                return _final(last, attempt, start, f"; the retry was cut at the {self.deadline_s:g}s deadline")
             if reply.error is None or reply.error not in _RETRYABLE:
                 reply.attempts = attempt
                 reply.latency_s = time.perf_counter() - start
@@ -383,18 +415,30 @@ class OpenAIBackend(Backend):
                 latency_s=time.perf_counter() - start)
         return _final(last, attempts, start, f"; gave up at the {self.deadline_s:g}s deadline")
 
-    async def _call(self, client: Any, req: JudgeRequest, remaining: float) -> tuple[JudgeReply, float | None]:
-        """One HTTP call, bounded in wall-clock time by ``timeout_s`` and the time left to the
-        deadline (the SDK's own timeout bounds each socket read, which a trickled reply evades)."""
-        import openai
-
-        budget = min(self.timeout_s, remaining)
-        cut_by_deadline = remaining < self.timeout_s
-        params = req.param_dict()
+    def _params(self, req: JudgeRequest, plain: bool) -> dict[str, Any]:
+        params = {k: v for k, v in req.params if v is not None}
         if "max_completions_tokens" in params:  # OpenAI grader-config spelling -> API spelling
             params.setdefault("max_completion_tokens", params.pop("max_completions_tokens"))
-        if self._no_response_format:
+        if plain or self._no_response_format:
             params.pop("response_format", None)
+        elif req.schema and self.structured_output and "response_format" not in params:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "strict": True, "schema": json.loads(req.schema)},
+            }
+        return params
+
+    async def _call(self, client: Any, req: JudgeRequest, remaining: float,
+                    plain: bool = False) -> tuple[JudgeReply, float | None]:
+        """One HTTP call, bounded in wall-clock time by ``timeout_s`` and the time left to the
+        deadline (the SDK's own timeout bounds each socket read, which a trickled reply evades).
+        ``plain``: without ``response_format``."""
+        import openai
+
+        started = time.monotonic()
+        budget = min(self.timeout_s, remaining)
+        cut_by_deadline = remaining < self.timeout_s
+        params = self._params(req, plain)
         try:
             async with asyncio.timeout(budget):
                 resp = await client.chat.completions.create(
@@ -414,9 +458,13 @@ class OpenAIBackend(Backend):
                 return JudgeReply.failed("rate_limited", f"HTTP 429 from the judge server: {body}"), _retry_after(exc.response)
             if status >= 500:
                 return JudgeReply.failed("server_error", f"HTTP {status} from the judge server: {body}"), _retry_after(exc.response)
-            if status == 400 and "response_format" in params and not self._no_response_format:
-                self._no_response_format = True  # server lacks structured output: plain text from now on
-                return await self._call(client, req, remaining)
+            if status == 400 and "response_format" in params:
+                # Maybe the server lacks structured output: ask again without. If that is not refused
+                # too, it was the response_format: plain text from now on.
+                reply, retry_after = await self._call(client, req, remaining - (time.monotonic() - started), plain=True)
+                if not (reply.error == "http_error" and "HTTP 400" in reply.reason):
+                    self._no_response_format = True
+                return reply, retry_after
             return JudgeReply.failed("http_error", f"HTTP {status} from the judge server: {body}"), None
         except openai.APIResponseValidationError as exc:
             return JudgeReply.failed("bad_response", f"the judge server sent an invalid response: {_short(str(exc))}"), None

@@ -1,9 +1,15 @@
-"""Sending judge requests: identical requests once, cache first, failures never cached."""
+"""Sending judge requests: identical requests once, cache first, only verdicts cached.
+
+The cache rule users can rely on: a reply is stored only when the caller's ``keep`` accepts it
+(the judge graders accept a reply that parsed into a verdict on the declared scale), never a
+failed call; ``fresh`` requests (sampled at temperature > 0 without a seed) skip the cache and
+are sent once per row, identical or not.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rft._grade import Grade
@@ -14,24 +20,39 @@ __all__ = ["ask", "judge_stats"]
 
 
 async def ask(
-    backend: Backend, requests: Sequence[JudgeRequest], *, cache: JudgeCache | None, version: str
+    backend: Backend,
+    requests: Sequence[JudgeRequest],
+    *,
+    cache: JudgeCache | None,
+    version: str,
+    keep: Callable[[int, str], bool] | None = None,
+    fresh: bool = False,
 ) -> list[JudgeReply]:
-    """One reply per request. Duplicates inside ``requests`` are sent once; cached replies cost no
-    backend call; only successful replies are written to the cache."""
+    """One reply per request.
+
+    Duplicates inside ``requests`` are sent once; cached replies cost no backend call. A reply is
+    written to the cache only when it is a successful call and ``keep(index, text)`` (``index``
+    into ``requests``) is true, or ``keep`` is None. With ``fresh`` every request is sent as is:
+    no cache read or write, no de-duplication.
+    """
     if not requests:
         return []
     identity = backend.identity()
-    prefixes: dict[tuple[str, int], str] = {}  # requests of one grader share model and params objects
+    if fresh:
+        fresh_replies = await backend.complete(list(requests))
+        _check_count(identity, fresh_replies, requests)
+        return list(fresh_replies)
+    prefixes: dict[tuple[str, int, str], str] = {}  # requests of one grader share model, params and schema
     keys = []
     for r in requests:
-        slot = (r.model, id(r.params))
+        slot = (r.model, id(r.params), r.schema)
         prefix = prefixes.get(slot)
         if prefix is None:
-            prefix = prefixes[slot] = cache_key(identity, r.model, None, r.params, version)
+            prefix = prefixes[slot] = cache_key(identity, r.model, None, [r.params, r.schema], version)
         keys.append(message_key(prefix, r.messages))
-    unique: dict[str, JudgeRequest] = {}
-    for key, req in zip(keys, requests):
-        unique.setdefault(key, req)
+    unique: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        unique.setdefault(key, index)
     replies: dict[str, JudgeReply] = {}
     if cache is not None:
         start = time.perf_counter()
@@ -42,13 +63,13 @@ async def ask(
                                       attempts=0, cache_hit=True)
     missing = [k for k in unique if k not in replies]
     if missing:
-        fresh = await backend.complete([unique[k] for k in missing])
-        if len(fresh) != len(missing):
-            raise RuntimeError(f"backend {identity} returned {len(fresh)} replies for {len(missing)} requests")
-        replies.update(zip(missing, fresh))
+        fresh_replies = await backend.complete([requests[unique[k]] for k in missing])
+        _check_count(identity, fresh_replies, missing)
+        replies.update(zip(missing, fresh_replies))
         if cache is not None:
             cache.put_many({k: (r.text, r.prompt_tokens, r.completion_tokens)
-                            for k, r in zip(missing, fresh) if r.error is None and r.text is not None})
+                            for k, r in zip(missing, fresh_replies)
+                            if r.error is None and r.text is not None and (keep is None or keep(unique[k], r.text))})
     out: list[JudgeReply] = []
     seen: set[str] = set()
     for key in keys:
@@ -59,6 +80,11 @@ async def ask(
         seen.add(key)
         out.append(reply)
     return out
+
+
+def _check_count(identity: str, replies: Sequence[JudgeReply], sent: Sequence[Any]) -> None:
+    if len(replies) != len(sent):
+        raise RuntimeError(f"backend {identity} returned {len(replies)} replies for {len(sent)} requests")
 
 
 def judge_stats(grades: Iterable[Grade]) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not pairs:
             self._error(400, "messages is empty")
             return
-        params = {k: body[k] for k in ("temperature", "top_p", "max_tokens", "max_completion_tokens") if body.get(k) is not None}
+        params = {k: body[k] for k in ("temperature", "top_p", "seed", "max_tokens", "max_completion_tokens") if body.get(k) is not None}
         if int(body.get("n") or 1) != 1:
             self._error(400, "only n=1 is supported")
             return

@@ -10,6 +10,8 @@ once the script is used up):
 - ``{"trickle": s, "reply": ...}`` — a normal completion whose body arrives a few bytes at a time
   over ``s`` seconds (no single read waits long: only a wall-clock bound per call stops it);
 - ``{"garbage": true}`` — HTTP 200 with a body that is not JSON;
+- ``{"reject_response_format": true, "reply": ...}`` — HTTP 400 to a request that carries a
+  ``response_format`` (a server without structured output), else the reply;
 - ``{"drop": true}`` — close the connection without a reply.
 
 ``requests`` counts what reached the server, ``bodies`` keeps each request's JSON body. Run it in-process (:meth:`FaultServer.start`) or as
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["FaultServer"]
 
@@ -69,10 +71,10 @@ class FaultServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def __enter__(self) -> FaultServer:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -110,6 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
         if "trickle" in action:
             self._trickle(float(action["trickle"]), _completion(body, action))
             return
+        if action.get("reject_response_format") and "response_format" in body:
+            err = {"error": {"message": "response_format is not supported", "type": "invalid_request_error",
+                             "param": "response_format", "code": None}}
+            self._raw(400, json.dumps(err).encode(), "application/json")
+            return
         if action.get("garbage"):
             self._raw(200, b"<html>definitely not json", "application/json")
             return
@@ -137,13 +144,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _raw(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (a timeout or deadline): nothing more to send
+            self.close_connection = True
 
 
 def _completion(body: dict[str, Any], action: dict[str, Any]) -> bytes:

@@ -21,7 +21,7 @@ FAST = {"max_retries": 2, "backoff_s": 0.01, "max_backoff_s": 1.0, "timeout_s": 
 
 def judge_for(server, cache=False, **backend):
     return ScoreModel(name="judge", input=USER, range=[0, 10], model="served", cache=cache,
-                      backend={"type": "openai", "base_url": server.url, **{**FAST, **backend}})
+                      backend={"type": "openai", "base_url": server.url, **FAST, **backend})
 
 
 @pytest.fixture

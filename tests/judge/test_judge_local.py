@@ -21,7 +21,7 @@ CONFIG = {
                                           "Rate 1-5. Reply 'Score: N'."}],
     "sampling_params": {"max_completions_tokens": 8},
 }
-PARSE_ERRORS = {"unparseable", "empty", "refusal", "off_scale"}
+PARSE_ERRORS = {"unparseable", "empty", "refusal", "off_scale", "ambiguous"}
 
 
 def check_judged(grades):
@@ -91,8 +91,11 @@ def test_same_config_graded_over_http_by_serve_judge(served, tmp_path):
     assert all(g.details["prompt_tokens"] > 0 for g in grades)
     assert _stats(served)["completions"] == 2  # the duplicate row was sent once
     again = load_grader(config).grade_batch(["4", "6"], rows[:2])
-    assert all(g.details["cache_hit"] for g in again)
-    assert _stats(served)["completions"] == 2  # cache hits: no new request reached the server
+    # Only verdicts are cached: a reply the parser read is a hit (no request reaches the server),
+    # the tiny model's unreadable replies are asked again.
+    verdicts = [g.score is not None for g in grades[:2]]
+    assert [g.details["cache_hit"] for g in again] == verdicts
+    assert _stats(served)["completions"] == 2 + verdicts.count(False)
     import openai
 
     models = openai.OpenAI(base_url=served, api_key="x").models.list()
