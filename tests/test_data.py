@@ -213,7 +213,7 @@ def test_align_by_line_when_outputs_are_strings():
 
 def test_align_by_line_when_rows_have_no_ids():
     rows = [{"answer": "1"}, {"answer": "2"}]
-    samples, items, ids = align_outputs(rows, [{"output": "x"}, {"output": "y"}])
+    _, items, ids = align_outputs(rows, [{"output": "x"}, {"output": "y"}])
     assert items == rows and ids == [0, 1]
 
 

@@ -120,6 +120,24 @@ def _umask_modes(folder: Path) -> None:
                 child.chmod(mode | file_mode)
 
 
+def _changed_graders(old: Any, new: Any) -> str:
+    """``"; graders that differ: 'g' (its code changed)"`` when both runs name their graders."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping) or old == new:
+        return ""
+    parts = []
+    for name in sorted(set(old) | set(new), key=str):
+        a, b = old.get(name), new.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            parts.append(f"{name!r} ({'added' if a is None else 'removed'})")
+        elif isinstance(a, Mapping) and isinstance(b, Mapping) and {**a, "code": None} == {**b, "code": None}:
+            parts.append(f"{name!r} (its code changed)")
+        else:
+            parts.append(f"{name!r}")
+    return "; graders that differ: " + ", ".join(parts)
+
+
 class ResultStore:
     """The results of one run folder; opening it reads what is already done.
 
@@ -144,7 +162,8 @@ class ResultStore:
             if old is not None and old != fingerprint:
                 differs = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
                 raise ConfigError(
-                    f"{self.folder} holds results of a different run (differs in: {', '.join(differs)}); "
+                    f"{self.folder} holds results of a different run (differs in: {', '.join(differs)})"
+                    f"{_changed_graders(old.get('graders'), fingerprint.get('graders'))}; "
                     "choose another output folder, or pass resume=False (rft eval --no-resume) to start over",
                     "out",
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import typing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -176,9 +177,9 @@ def test_tiny_model_folder_greedy_equals_models_generate(tiny, tiny_model_path):
 
 
 class _ChatHandler(BaseHTTPRequestHandler):
-    calls: list = []
+    calls: typing.ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 - http.server API
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append(body)
         last = body["messages"][-1]["content"]

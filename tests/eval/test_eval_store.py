@@ -210,10 +210,9 @@ def test_atomic_dir_respects_the_umask_and_appears_only_when_complete(tmp_path, 
     from rft.eval._store import atomic_dir
 
     target = tmp_path / "best"
-    with pytest.raises(RuntimeError):
-        with atomic_dir(target) as tmp:
-            (tmp / "half.bin").write_text("x")
-            raise RuntimeError("killed halfway")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "half.bin").write_text("x")
+        raise RuntimeError("killed halfway")
     assert not target.exists() and list(tmp_path.iterdir()) == []  # nothing half-written is left
     with atomic_dir(target) as tmp:
         (tmp / "config.json").write_text("{}")
@@ -289,7 +288,7 @@ def test_ctrl_c_while_a_real_model_generates_then_resume(tmp_path, tiny_model_pa
     model.generate = interrupted_generate
     rows = [{"id": i, "prompt": f"Say {i} " * (1 + i % 3), "answer": str(i)} for i in range(12)]
     grader = rft.StringCheck(name="has_e", reference="e", operation="ilike")
-    settings = dict(max_new_tokens=3, batch_size=16, progress=False)
+    settings = {"max_new_tokens": 3, "batch_size": 16, "progress": False}
     with pytest.raises(KeyboardInterrupt):
         evaluate((model, tok), rows, grader, out=tmp_path / "run", **settings)
     assert calls == [8, 4]  # the first batch (8 prompts) finished, the second was interrupted
