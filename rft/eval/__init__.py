@@ -15,6 +15,7 @@
 1.0
 """
 
+from rft.eval._callback import EvalCallback
 from rft.eval._checks import RowProblem, check_examples, check_rows, grader_item_fields, prompt_problem, row_problems
 from rft.eval._compare import Comparison, GraderDelta, compare, decision_text
 from rft.eval._evaluate import evaluate, load_graders
@@ -38,6 +39,7 @@ __all__ = [
     "CallableTarget",
     "Check",
     "Comparison",
+    "EvalCallback",
     "GenerationParams",
     "GraderDelta",
     "GraderStats",
