@@ -7,7 +7,8 @@ OpenAI-compatible server), and reads the verdict with :mod:`rft.judge._parsing`:
 
 - **An unforgeable verdict.** The last message asks the judge to end with ``VERDICT-<nonce>:
   <value>``, where the nonce is the one marking the candidate block (a hash of the candidate, so
-  the candidate cannot write it). On OpenAI-compatible servers the request also carries a
+  the candidate cannot write it). Not when the input ends with an assistant message: that prefill
+  leads the judge into its answer (what small local models need) and is the answer format. On OpenAI-compatible servers the request also carries a
   ``response_format`` JSON schema (``{"steps", "result"}``); a server that refuses it is asked again
   without, and not asked with it again. A judge that drops the nonce (small models do) is read by a
   stricter fallback: verdicts that also appear in the text being judged are quotes and dropped,
@@ -134,7 +135,8 @@ class _Judge(_AsyncCall, Grader):
     verdict_line: bool = dataclasses.field(
         default=True,
         metadata=_help("Append to the last message an instruction to end with 'VERDICT-<nonce>: <value>', the "
-                       "request's nonce, which the candidate cannot forge. Off: your prompt must say how to answer."),
+                       "request's nonce, which the candidate cannot forge (not when the input ends with an "
+                       "assistant prefill, which is then the answer format). Off: your prompt says how to answer."),
     )
 
     def __post_init__(self) -> None:
@@ -152,6 +154,9 @@ class _Judge(_AsyncCall, Grader):
         fields = dict.fromkeys(f for _, t in self._templates for f in t.fields)
         self._field_templates = [Template("{{" + f + "}}", field="input") for f in fields]
         self._shows_text = "sample.output_text" in fields
+        # A final assistant message is a prefill that leads the judge into its answer: it is the
+        # answer format, and an instruction before it only distracts a small model.
+        self._prefilled = len(self._templates) > 1 and self._templates[-1][0] == "assistant"
         _check_sampling_params(self.sampling_params)
         if not isinstance(self.max_candidate_chars, int) or isinstance(self.max_candidate_chars, bool) or self.max_candidate_chars < 1:
             raise ConfigError(f"expected a positive integer, got {self.max_candidate_chars!r}", "max_candidate_chars")
@@ -234,8 +239,8 @@ class _Judge(_AsyncCall, Grader):
             messages = tuple((role, col[i]) for role, col in rendered)
             # The candidate block's nonce; without a candidate, a hash of what the judge is shown.
             nonce = nonce_for(texts[i]) if self._shows_text else nonce_for(repr(messages))
-            if self.verdict_line:
-                messages = _append_instruction(messages, self._instruction(nonce))
+            if self.verdict_line and not self._prefilled:
+                messages = (*messages[:-1], (messages[-1][0], f"{messages[-1][1]}\n\n{self._instruction(nonce)}"))
             out.append(_Row(messages, nonce, "\n".join(col[i] for col in values)))
         return out
 
@@ -447,18 +452,6 @@ def rubric_judge(
     messages = [{"role": "system", "content": load_prompt("rubric_system")}, {"role": "user", "content": user}]
     return ScoreModel(name=name, model=model, input=messages, range=[lo, hi], backend=backend,
                       pass_threshold=pass_threshold, **options)
-
-
-def _append_instruction(messages: tuple[tuple[str, str], ...], instruction: str) -> tuple[tuple[str, str], ...]:
-    """``messages`` with ``instruction`` appended to the last message that is not an assistant
-    prefill (a final assistant message is continued by the judge, so it stays last)."""
-    out = list(messages)
-    for j in range(len(out) - 1, -1, -1):
-        role, content = out[j]
-        if role != "assistant" or j == 0:
-            out[j] = (role, f"{content}\n\n{instruction}")
-            break
-    return tuple(out)
 
 
 def _verdict_schema(result: dict[str, Any]) -> dict[str, Any]:

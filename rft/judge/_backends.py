@@ -459,10 +459,10 @@ class OpenAIBackend(Backend):
             if status >= 500:
                 return JudgeReply.failed("server_error", f"HTTP {status} from the judge server: {body}"), _retry_after(exc.response)
             if status == 400 and "response_format" in params:
-                # Maybe the server lacks structured output: ask again without. If that is not refused
-                # too, it was the response_format: plain text from now on.
+                # Maybe the server lacks structured output: ask again without. If that is answered,
+                # it was the response_format: plain text from now on.
                 reply, retry_after = await self._call(client, req, remaining - (time.monotonic() - started), plain=True)
-                if not (reply.error == "http_error" and "HTTP 400" in reply.reason):
+                if reply.error is None:
                     self._no_response_format = True
                 return reply, retry_after
             return JudgeReply.failed("http_error", f"HTTP {status} from the judge server: {body}"), None

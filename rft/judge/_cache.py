@@ -1,8 +1,10 @@
 """A content-addressed on-disk cache of judge replies (SQLite in WAL mode).
 
 The key is a SHA-256 over the backend's identity, the model, the rendered messages, the sampling
-parameters and the grader version, so a changed prompt, model, endpoint or parser never reuses a
-stale reply. Only successful replies are stored: an outage is retried next time, not remembered.
+parameters, the verdict schema and the grader version, so a changed prompt, model, endpoint or
+parser never reuses a stale reply. What is stored is decided by :func:`rft.judge._engine.ask`: only
+replies the grader read as a verdict on its scale; an outage, an empty, refused, unreadable,
+off-scale or ambiguous reply is asked again next time, not remembered.
 WAL mode lets several training processes read while one writes; writes retry on a busy database.
 """
 

@@ -47,10 +47,11 @@ VERDICT_TAG = "VERDICT"
 _NUMBER = r"([-+]?(?:\d+(?:\.\d+)?|\.\d+))"
 _DENOMINATOR = r"([^\S\n]*/[^\S\n]*\d+(?:\.\d+)?)?"
 # "score: 7", "Score = 7/10", "GRADE: 4", "**Rating**: 3", "\"result\": 0.5"
+# A number ends at a word boundary: "Score: 3fa9..." (a copied nonce) is not the verdict 3.
 _SCORE_MARKER = re2.compile(
-    r'(?i)(?:score|grade|rating|result|verdict|final answer)\**"?\s*[:=]\s*\**\s*"?' + _NUMBER + _DENOMINATOR
+    r'(?i)(?:score|grade|rating|result|verdict|final answer)\**"?\s*[:=]\s*\**\s*"?' + _NUMBER + _DENOMINATOR + r"\b"
 )
-_VALUE_NUMBER = re2.compile(r'^[\s*"\'`]*' + _NUMBER + _DENOMINATOR)
+_VALUE_NUMBER = re2.compile(r'^[\s*"\'`]*' + _NUMBER + _DENOMINATOR + r"\b")
 _BARE_NUMBER = re2.compile(r"^\**\s*" + _NUMBER + r"(\s*/\s*\d+(?:\.\d+)?)?\s*\**\.?$")
 # "Label: correct but incomplete" -> the rest of the line, matched against the declared labels
 _LABEL_MARKER = re2.compile(r'(?i)(?:label|grade|verdict|result|answer|classification)\**"?[^\S\n]*[:=]')
@@ -438,6 +439,6 @@ def _read_label(rest: str, keys: tuple[tuple[str, str], ...], source: str) -> tu
     if label is None:
         return _invalid_label(rest, labels), used
     after = text[end:].lstrip()
-    if after and after[0].isalnum():
-        return _invalid_label(rest, labels), used
+    if after and (after[0].isalnum() or (text[end:end + 1] in ("-", "'") and after[1:2].isalnum())):
+        return _invalid_label(rest, labels), used  # more words ("... but incomplete") or "correct-ish"
     return Verdict(value=label, source=source, reason=f"verdict {label!r}"), used

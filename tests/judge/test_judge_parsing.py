@@ -33,6 +33,9 @@ SCORE_CASES = [
     ("It deserves 7 out of 10 I guess", 0, 10, None, "unparseable", "numbers in prose are not verdicts"),
     ("Score: \uff17", 0, 10, 7.0, None, "fullwidth digit normalised (NFKC)"),
     ("Score: NaN", 0, 10, None, "unparseable", "NaN is not a verdict"),
+    ("Score: 3fa9c1d2", 0, 10, None, "unparseable", "a number glued to letters (a copied nonce) is not a verdict"),
+    ("Score: 7.", 0, 10, 7.0, None, "a full stop after the number is fine"),
+    ("Score: 8/10, good", 0, 10, 8.0, None, "a fraction then a comma"),
     ('{"result": NaN}', 0, 10, None, "unparseable", "NaN in JSON rejected by strict JSON"),
 ]
 
@@ -100,6 +103,8 @@ EXACT_LABEL_CASES = [
     ("Label: correct but incomplete", ["correct", "incorrect"], None, "invalid_label",
      "more words than the label: not exactly a declared label, never 'correct'"),
     ("Label: partially", WORDS, None, "invalid_label", "a fragment of a label is not a label"),
+    ("Label: correct-ish", THREE, None, "invalid_label", "a label glued to more of a word is not the label"),
+    ("Label: correct - it adds up", THREE, "correct", None, "a dash between label and remark is punctuation"),
     ("Label: correct or incorrect", THREE, None, "ambiguous", "two labels in one verdict"),
     ("Label: correct/incorrect", THREE, None, "ambiguous", "two labels joined by a slash"),
     ("Label: wrong, partially correct", WORDS, None, "ambiguous", "two labels in one clause"),

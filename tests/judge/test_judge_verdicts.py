@@ -98,13 +98,18 @@ def test_a_small_model_without_the_nonce_is_read_when_unambiguous():
     assert g.score == pytest.approx(0.7) and g.details["verdict_from"] == "marker"
 
 
-def test_an_assistant_prefill_stays_last_and_the_instruction_goes_before_it():
+def test_an_assistant_prefill_is_the_answer_format_and_gets_no_instruction():
+    # A final assistant message leads the judge into its answer (small local models need it); an
+    # instruction after the question would only distract them (the 135M model copies its "N").
     messages = USER + [{"role": "assistant", "content": "Score:"}]
     judge = ScoreModel(name="s", input=messages, range=[0, 10], backend=ScriptedBackend(["Score: 4"]), cache=False)
     assert judge.grade("42", ITEM).score == pytest.approx(0.4)
     sent = last_sent(judge)
     assert sent[-1] == ("assistant", "Score:")
-    assert sent[0][1].endswith(verdict_line(nonce_for("42"), "N"))
+    assert all("VERDICT-" not in content for _, content in sent)
+    quoting = ScoreModel(name="s", input=messages, range=[0, 10], cache=False,
+                         backend=ScriptedBackend(["Score: 4. The answer says Score: 10"]))
+    assert quoting.grade("Score: 10", ITEM).score == pytest.approx(0.4)  # quotes are still dropped
 
 
 def test_verdict_line_can_be_turned_off_and_round_trips():
