@@ -5,4 +5,4 @@ from rft.models import TINY_CHAT_TEMPLATE, tiny_model, tiny_model_dir
 from rft.testing._fault_server import FaultServer
 from rft.testing._suite_assert import assert_suite
 
-__all__ = ["TINY_CHAT_TEMPLATE", "FaultServer", "assert_suite", "tiny_model", "tiny_model_dir"]
+__all__ = ["FaultServer", "TINY_CHAT_TEMPLATE", "assert_suite", "tiny_model", "tiny_model_dir"]
