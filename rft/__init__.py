@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "AllOf": "rft.graders._compose",
     "AnyOf": "rft.graders._compose",
+    "AuditReport": "rft.auditing._report",
     "Batch": "rft._template",
     "CallableBackend": "rft.judge._backends",
     "Comparison": "rft.eval._compare",
@@ -61,6 +62,7 @@ _LAZY: dict[str, str] = {
     "UntrustedCodeError": "rft._errors",
     "all_of": "rft.graders._compose",
     "any_of": "rft.graders._compose",
+    "audit": "rft.auditing._runner",
     "compare": "rft.eval._compare",
     "evaluate": "rft.eval._evaluate",
     "extract_answer": "rft._extract",
@@ -107,6 +109,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft._grade import Grade
     from rft._sample import Sample
     from rft._template import Batch, Template
+    from rft.auditing._report import AuditReport
+    from rft.auditing._runner import audit
     from rft.eval._compare import Comparison, compare
     from rft.eval._evaluate import evaluate
     from rft.eval._report import Report, load_report

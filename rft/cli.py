@@ -31,6 +31,7 @@ EXIT_USAGE = 2
 
 #: Modules that each contribute subcommands through ``register(subparsers)``.
 _COMMANDS: tuple[str, ...] = (
+    "rft._cli.audit",
     "rft._cli.eval",
     "rft._cli.grade",
     "rft._cli.graders",
