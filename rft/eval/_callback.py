@@ -114,7 +114,9 @@ def preserved_rng() -> Iterator[None]:
     python_state, numpy_state = random.getstate(), np.random.get_state()
     torch = sys.modules.get("torch")
     cpu = torch.get_rng_state() if torch is not None else None
-    cuda = torch.cuda.get_rng_state_all() if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    cuda = None
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        cuda = torch.cuda.get_rng_state_all()
     try:
         yield
     finally:
@@ -209,12 +211,11 @@ class EvalCallback:
     - ``output_dir``: where reports go (default ``<trainer output_dir>/rft-eval``).
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> EvalCallback:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # The TrainerCallback subclass is built on first use so that importing rft (and this
         # module) does not import transformers; every instance is a real TrainerCallback.
-        if cls is EvalCallback:
-            cls = _trainer_callback_class()
-        return super().__new__(cls)
+        built = _trainer_callback_class() if cls is EvalCallback else cls
+        return super().__new__(built)
 
     def __init__(
         self,
@@ -237,14 +238,14 @@ class EvalCallback:
         trust_code: bool = False,
         progress: bool = False,
     ):
-        if every_n_steps is not None and (isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1):
-            raise ConfigError(f"expected an integer >= 1 or None, got {every_n_steps!r}", "every_n_steps")
-        if every_n_steps is None and not on_epoch_end and not eval_on_start:
-            raise ConfigError("nothing would be evaluated; set every_n_steps=N, on_epoch_end=True or eval_on_start=True",
-                              "every_n_steps")
-        for name, value in (("limit", limit), ("samples_per_item", samples_per_item), ("max_new_tokens", max_new_tokens)):
+        counts = {"every_n_steps": every_n_steps, "limit": limit, "samples_per_item": samples_per_item,
+                  "max_new_tokens": max_new_tokens}
+        for name, value in counts.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"expected an integer >= 1 or None, got {value!r}", name)
+        if every_n_steps is None and not on_epoch_end and not eval_on_start:
+            raise ConfigError("nothing would be evaluated; set every_n_steps=N, on_epoch_end=True or "
+                              "eval_on_start=True", "every_n_steps")
         if guard_rule not in _GUARD_RULES:
             raise ConfigError(f"unknown guard_rule {guard_rule!r}; use one of: {', '.join(_GUARD_RULES)}", "guard_rule")
         if metric is not None and metric not in METRICS:
@@ -322,14 +323,18 @@ class EvalCallback:
             if spec.startswith(f"{suite}/"):
                 grader = spec[len(suite) + 1 :]
                 if grader not in self._graders[suite]:
-                    raise ConfigError(f"suite {suite!r} has no grader {grader!r}; graders: {', '.join(self._graders[suite])}", where)
+                    known = ", ".join(self._graders[suite])
+                    raise ConfigError(f"suite {suite!r} has no grader {grader!r}; graders: {known}", where)
                 return suite, grader
         raise ConfigError(f"no suite named {spec!r}; suites: {', '.join(self._graders)}", where)
 
     def _rule(self, spec: str, where: str, metric: str | None, **limits: float | None) -> _Rule:
         suite_name, grader = self._suite_grader(spec, where)
-        gate = getattr(next(s for s in self.suites if s.name == suite_name), "gate", None)
-        gate_get = (lambda k: gate.get(k) if isinstance(gate, Mapping) else getattr(gate, k, None))
+        gate = getattr(next(s for s in self.suites if s.name == suite_name), "gate", None)  # a suite's gate block
+
+        def gate_get(key: str) -> Any:
+            return gate.get(key) if isinstance(gate, Mapping) else getattr(gate, key, None)
+
         grader = grader or gate_get("grader") or self._graders[suite_name][0]
         chosen = metric or gate_get("metric") or "pass_rate"
         if chosen not in METRICS:
@@ -370,11 +375,12 @@ class EvalCallback:
         return self._rule(str(spec), where, metric, threshold=_number(threshold, where))
 
     def _set_best_metric(self, name: str, greater_is_better: bool | None, where: str) -> None:
-        key = name[len("eval_"):] if name.startswith("eval_") else name
+        key = name.removeprefix("eval_")
         key = key if key.startswith("rft/") else f"rft/{key}"
         body, _, metric = key[len("rft/"):].rpartition("/")
         if metric not in LOGGED or not body:
-            raise ConfigError(f"{name!r} is not an rft metric; write 'rft/<suite>/<grader>/<{'|'.join(LOGGED)}>'", where)
+            form = f"rft/<suite>/<grader>/<{'|'.join(LOGGED)}>"
+            raise ConfigError(f"{name!r} is not an rft metric; write {form!r}", where)
         suite, grader = self._suite_grader(body, where) if "/" in body else (body, None)
         if grader is None:
             raise ConfigError(f"{name!r} names no grader; write 'rft/{suite}/<grader>/{metric}'", where)
@@ -423,7 +429,8 @@ class EvalCallback:
         return control
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.best_metric and self.best is not None and self.best["checkpoint"] is None and state.is_world_process_zero:
+        unbeaten = self.best is not None and self.best["checkpoint"] is None
+        if self.best_metric and unbeaten and state.is_world_process_zero:
             logger.warning("EvalCallback: no checkpoint beat the start on %s (%s); none is marked best",
                            self.best_metric, self.best["value"])
         self._handler = self._trainer = None
@@ -432,18 +439,19 @@ class EvalCallback:
     def _check_trainer(self, args: Any) -> None:
         trainer = self._trainer
         if trainer is not None and (getattr(trainer, "is_fsdp_enabled", False) or _zero3(trainer)):
-            raise ConfigError("EvalCallback generates on rank 0 alone, which a model sharded across ranks "
-                              "(FSDP, DeepSpeed ZeRO-3) cannot do; evaluate saved checkpoints with rft.evaluate instead")
+            raise ConfigError("EvalCallback generates on rank 0 alone, which a model sharded across ranks (FSDP, "
+                              "DeepSpeed ZeRO-3) cannot do; evaluate saved checkpoints with rft.evaluate instead")
         ours = args.metric_for_best_model
-        ours = ours[len("eval_"):] if ours and ours.startswith("eval_") else ours
+        ours = ours.removeprefix("eval_") if ours else ours
         strategy = getattr(args, "eval_strategy", "no")
         trainer_evaluates = str(getattr(strategy, "value", strategy)) != "no"
         if ours and ours.startswith("rft/"):
             if trainer_evaluates:
                 raise ConfigError(
-                    f"metric_for_best_model={args.metric_for_best_model!r} is logged by EvalCallback, not by the trainer's "
-                    "own evaluation, which would look it up and fail; set eval_strategy='no' (EvalCallback marks the "
-                    "best checkpoint itself) or pass best_metric= to EvalCallback and keep the trainer's metric",
+                    f"metric_for_best_model={args.metric_for_best_model!r} is logged by EvalCallback, not by the "
+                    "trainer's own evaluation, which would look it up and fail; set eval_strategy='no' "
+                    "(EvalCallback marks the best checkpoint itself) or pass best_metric= to EvalCallback and keep "
+                    "the trainer's metric",
                     "metric_for_best_model")
             if self.best_metric is None:
                 self._set_best_metric(ours, args.greater_is_better, "metric_for_best_model")
@@ -509,7 +517,7 @@ class EvalCallback:
         if not self._baseline and self.eval_on_start:
             self._baseline = dict(reports)
             self._power_warnings()
-        decisions, stop = self._decide(reports, metrics, step)
+        decisions, stop = self._decide(reports, metrics)
         best = self._best(metrics, step)
         record = {"step": step, "epoch": epoch, "metrics": metrics, "decisions": decisions, "stop": stop, "best": best,
                   "reports": {s.name: str(self._report_path(s, step)) for s in self.suites}}
@@ -535,7 +543,7 @@ class EvalCallback:
             if not check.ok:
                 logger.warning("EvalCallback: %s; until then the guard stops training on noise", check.advice)
 
-    def _decide(self, reports: Mapping[str, Report], metrics: dict[str, float], step: int) -> tuple[list[str], str | None]:
+    def _decide(self, reports: Mapping[str, Report], metrics: dict[str, float]) -> tuple[list[str], str | None]:
         """Guards and the target against the start; adds their deltas to ``metrics``."""
         decisions: list[str] = []
         stops: list[str] = []
@@ -544,7 +552,8 @@ class EvalCallback:
             base = self._baseline.get(rule.suite)
             if base is None or base is reports[rule.suite]:
                 continue  # this evaluation is the start itself
-            d = compare(base, reports[rule.suite], graders=[rule.grader], metric=rule.metric, level=self.level)[rule.grader]
+            d = compare(base, reports[rule.suite], graders=[rule.grader], metric=rule.metric,
+                        level=self.level)[rule.grader]
             for name, value in (("delta", d.delta), ("delta_ci_low", d.ci_low), ("delta_ci_high", d.ci_high)):
                 if value is not None:
                     metrics[f"{rule.key}/{name}"] = value
@@ -558,8 +567,9 @@ class EvalCallback:
                 assert rule.threshold is not None
                 value = metrics.get(f"{rule.key}/{rule.metric}")
                 holds = value is not None and value >= rule.threshold and d.superior()
-                text = (f"target {rule.suite}: {rule.metric.replace('_', ' ')} "
-                        f"{'-' if value is None else f'{value:.3f}'} vs threshold {rule.threshold:g}; " + d.describe("superior"))
+                shown = "-" if value is None else f"{value:.3f}"
+                text = (f"target {rule.suite}: {rule.metric.replace('_', ' ')} {shown} vs threshold "
+                        f"{rule.threshold:g}; " + d.describe("superior"))
                 if holds:
                     stops.append(f"{text} (target reached)")
             metrics[f"{rule.key}/holds"] = float(holds)
@@ -670,6 +680,7 @@ def _trainer_callback_class() -> type:
     if _BUILT is None:
         from transformers import TrainerCallback
 
-        _BUILT = type("EvalCallback", (EvalCallback, TrainerCallback), {"__module__": __name__, "__doc__": EvalCallback.__doc__})
+        namespace = {"__module__": __name__, "__doc__": EvalCallback.__doc__}
+        _BUILT = type("EvalCallback", (EvalCallback, TrainerCallback), namespace)
     return _BUILT
 

@@ -6,7 +6,8 @@ import pytest
 
 
 def _check(name: str, reference: str) -> dict:
-    return {"type": "string_check", "name": name, "input": "{{sample.output_text}}", "reference": reference, "operation": "like"}
+    return {"type": "string_check", "name": name, "input": "{{sample.output_text}}", "reference": reference,
+            "operation": "like"}
 
 
 @pytest.fixture

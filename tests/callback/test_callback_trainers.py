@@ -39,8 +39,9 @@ def _sft(pair, out, callbacks, completion=" yes yes yes yes", eval_rows=None, **
     settings.update(kw)
     rows = [{"prompt": f"What is {i} + 1?", "completion": completion} for i in range(16)]
     model, tok = pair
-    return SFTTrainer(model=model, processing_class=tok, args=SFTConfig(**settings), train_dataset=Dataset.from_list(rows),
-                      eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None, callbacks=callbacks)
+    return SFTTrainer(model=model, processing_class=tok, args=SFTConfig(**settings),
+                      train_dataset=Dataset.from_list(rows), callbacks=callbacks,
+                      eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None)
 
 
 def _recorder():
@@ -72,7 +73,8 @@ def _check_against_checkpoints(trainer, cb, suite, out, steps, tiny_model_path):
     s = rft.Suite.from_dict(suite)
     for step in steps:
         pair = load_model(tiny_model_path if step == 0 else out / f"checkpoint-{step}")
-        separate = rft.evaluate(pair, s.data, s.graders, samples_per_item=s.samples_per_item, progress=False, **s.generation)
+        separate = rft.evaluate(pair, s.data, s.graders, samples_per_item=s.samples_per_item, progress=False,
+                                **s.generation)
         saved = rft.load_report(out / "rft-eval" / suite["name"] / f"step-{step}")
         assert [i.outputs for i in saved.items] == [i.outputs for i in separate.items], step
         for grader in separate.graders:
@@ -99,8 +101,8 @@ def test_grpo_logs_suite_metrics_at_the_right_steps_equal_to_evaluating_each_che
     # Other callbacks (the reporting integrations) received the same metrics at the same steps.
     seen = {step: logs for step, logs in recorder.logs if "rft/eval_seconds" in logs}
     assert sorted(seen) == [0, 2, 4]
-    for step in seen:
-        assert {k: v for k, v in seen[step].items() if k.startswith("rft/")} == {
+    for step, logs in seen.items():
+        assert {k: v for k, v in logs.items() if k.startswith("rft/")} == {
             k: v for k, v in entries[step].items() if k.startswith("rft/")}
     # rft.compare works between any two saved evaluations.
     folder = tmp_path / "rft-eval" / "probe"
@@ -110,7 +112,8 @@ def test_grpo_logs_suite_metrics_at_the_right_steps_equal_to_evaluating_each_che
     assert [r["step"] for r in lines] == [0, 2, 4] and lines[1]["metrics"] == cb.evaluations[1]["metrics"]
 
 
-def test_sft_logs_suite_metrics_equal_to_evaluating_each_checkpoint(tmp_path, fresh_tiny, probe, says_yes, tiny_model_path):
+def test_sft_logs_suite_metrics_equal_to_evaluating_each_checkpoint(tmp_path, fresh_tiny, probe, says_yes,
+                                                                    tiny_model_path):
     cb = rft.EvalCallback([probe, says_yes], every_n_steps=2)
     trainer = _sft(fresh_tiny, tmp_path, [cb], save_strategy="steps", save_steps=2)
     trainer.train()
@@ -226,7 +229,7 @@ def test_the_best_checkpoint_is_marked_and_loaded_at_the_end(tmp_path, fresh_tin
 
 def test_metric_for_best_model_with_the_trainers_own_evaluation_is_refused(tmp_path, fresh_tiny, says_yes):
     cb = rft.EvalCallback(says_yes, every_n_steps=2)
-    trainer = _sft(fresh_tiny, tmp_path, [cb], eval_strategy="steps", eval_steps=2, eval_rows=[{"prompt": "a", "completion": "b"}],
-                   metric_for_best_model="rft/yes/says_yes/pass_rate")
+    trainer = _sft(fresh_tiny, tmp_path, [cb], eval_strategy="steps", eval_steps=2,
+                   eval_rows=[{"prompt": "a", "completion": "b"}], metric_for_best_model="rft/yes/says_yes/pass_rate")
     with pytest.raises(rft.ConfigError, match="eval_strategy='no'"):
         trainer.train()
