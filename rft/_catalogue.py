@@ -1,12 +1,20 @@
-"""The catalogue of ready-made graders: YAML/JSON files loadable by name."""
+"""Config files: reading YAML/JSON (:func:`read_config_file`), and the catalogue of ready-made
+graders, files loadable by name.
+
+This module sits below the grader registry: ``load_grader`` looks names up here, and nothing
+here builds a grader.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["catalogue_dirs", "catalogue_entry", "catalogue_path", "list_catalogue"]
+from rft._errors import ConfigError
+
+__all__ = ["catalogue_dirs", "catalogue_entry", "catalogue_path", "list_catalogue", "read_config_file"]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -43,9 +51,6 @@ def list_catalogue() -> list[str]:
 
 def catalogue_entry(name: str) -> dict[str, Any]:
     """The raw catalogue file of ``name``: the config plus ``description`` and ``examples``."""
-    from rft._errors import ConfigError
-    from rft.graders._registry import read_config_file
-
     path = catalogue_path(name)
     if path is None:
         raise ConfigError(f"no catalogue grader named {name!r}; catalogue: {', '.join(list_catalogue())}")
@@ -53,3 +58,21 @@ def catalogue_entry(name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("a catalogue file must hold a mapping", source=str(path))
     return data
+
+
+def read_config_file(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML or JSON file; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        import yaml  # third-party, and most runs read no YAML: loaded on first use
+
+        return yaml.safe_load(text)
+    except (ValueError, Exception) as exc:  # yaml.YAMLError and json.JSONDecodeError
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise ConfigError(f"not valid {kind}: {exc}", source=str(path)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -124,8 +125,6 @@ def to_sample(value: Any) -> Sample:
             kwargs["output_json"] = value["output_json"]
         text = value.get("output_text")
         if text is None and "output_json" in value:
-            import json
-
             text = json.dumps(value["output_json"], ensure_ascii=False)
         return Sample(as_text(text), **kwargs)
     return Sample(as_text(value))

@@ -13,30 +13,27 @@ A subclass implements one method, :meth:`Grader._evaluate`, over a whole :class:
 (columns, not rows, so the TRL path costs a list comprehension). The same method feeds both the
 reward floats and the rich Grades: with ``rich=False`` it may return bare floats, with
 ``rich=True`` it returns Grades with reasons. Scores are never computed a second way.
+
+Sync and async are written once (:mod:`rft.graders._async`): every entry point runs one
+coroutine, :meth:`Grader._agrade` (screen, guarded evaluation, Grades or floats). A grader whose
+work waits on I/O (a judge) implements :meth:`Grader._aevaluate` instead and mixes in
+:class:`~rft.graders._async.AsyncCall`, which gives it the ``async def __call__`` TRL awaits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
-import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from rft._errors import ConfigError, GraderError
 from rft._grade import Grade
 from rft._sample import as_text
 from rft._template import Batch, Template
+from rft.graders._async import AsyncCall, run_inline, run_sync, sync_class
 
-__all__ = [
-    "DEFAULT_MAX_OUTPUT_CHARS",
-    "CheckedScores",
-    "Grader",
-    "Result",
-    "make_async",
-    "run_sync",
-]
+__all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "CheckedScores", "Grader", "Result"]
 
 #: Outputs longer than this score 0 before any grader looks at them (override per grader).
 DEFAULT_MAX_OUTPUT_CHARS = 100_000
@@ -48,6 +45,7 @@ Result = float | None | Grade
 _TRL_KWARGS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
 
 G = TypeVar("G", bound="Grader")
+T = TypeVar("T")
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -100,7 +98,7 @@ class Grader:
         raise NotImplementedError(f"{type(self).__name__} does not implement _evaluate")
 
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        """Async form of :meth:`_evaluate`; async graders implement this one instead."""
+        """Async form of :meth:`_evaluate`; graders whose work waits on I/O implement this one instead."""
         return self._evaluate(batch, rich)
 
     def children(self) -> dict[str, Grader]:
@@ -108,7 +106,7 @@ class Grader:
         return {}
 
     # ----------------------------------------------------------------------------------------
-    # The protocol
+    # The protocol: every entry point runs the coroutine _agrade, inline or on the event loop
 
     @property
     def threshold(self) -> float:
@@ -123,39 +121,70 @@ class Grader:
         self, samples: Sequence[Any], items: Sequence[Mapping[str, Any] | None] | None = None
     ) -> list[Grade]:
         """Grade many samples at once; ``items[i]`` is the dataset row of ``samples[i]``."""
-        batch = Batch.of(samples, items)
-        if self.is_async:
-            return run_sync(self.agrade_prepared(batch))
-        return self.grade_prepared(batch)
+        return self._drive(self._agrade(Batch.of(samples, items), rich=True))
 
     async def agrade_batch(
         self, samples: Sequence[Any], items: Sequence[Mapping[str, Any] | None] | None = None
     ) -> list[Grade]:
         """Async :meth:`grade_batch`: judges run concurrently with other async work."""
-        return await self.agrade_prepared(Batch.of(samples, items))
-
-    def grade_prepared(self, batch: Batch) -> list[Grade]:
-        """Grade an already built :class:`Batch` (composites use this for their children)."""
-        if self.is_async:
-            return run_sync(self.agrade_prepared(batch))
-        self._screen(batch)
-        results = self._guarded(batch, rich=True)
-        return self._to_grades(batch, results)
-
-    async def agrade_prepared(self, batch: Batch) -> list[Grade]:
-        self._screen(batch)
-        results = await self._aguarded(batch, rich=True)
-        return self._to_grades(batch, results)
+        return await self._agrade(Batch.of(samples, items), rich=True)
 
     def __call__(
         self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
     ) -> list[float | None]:
-        """TRL's reward contract: one float (or ``None`` = unscored) per completion."""
+        """TRL's reward contract: one float (or ``None`` = unscored) per completion.
+
+        Async graders (:class:`~rft.graders._async.AsyncCall`) have ``async def __call__`` instead.
+        """
+        return run_inline(self._acall(prompts, completions, **kwargs))
+
+    async def _acall(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
         batch, log_metric = self._trl_batch(prompts, completions, kwargs)
-        self._screen(batch)
-        scores = self._to_scores(batch, self._guarded(batch, rich=False))
+        scores = await self._agrade(batch, rich=False)
         self._log(log_metric, scores)
         return scores
+
+    async def _agrade(self, batch: Batch, rich: bool) -> list[Any]:
+        """Grades (``rich``) or reward floats for ``batch``: the one path of every entry point,
+        of composites' children and of the reward adapter.
+
+        The crash policy lives here: if the batch raises, each row is retried alone, so only the
+        rows that crash are unscored. A GraderError (the grader is broken, e.g. a wrong-length
+        result) is raised, never hidden.
+        """
+        self._screen(batch)
+        try:
+            if type(self)._aevaluate is Grader._aevaluate:  # sync work: skip a coroutine on the hot path
+                results = self._evaluate(batch, rich)
+            else:
+                results = await self._aevaluate(batch, rich)
+        except Exception as exc:
+            results = await self._row_by_row(batch, rich) if batch.n > 1 else [self._crash_grade(exc)]
+        else:
+            self._check_length(batch, results)
+        return self._to_grades(batch, results) if rich else self._to_scores(batch, results)
+
+    async def _row_by_row(self, batch: Batch, rich: bool) -> list[Result]:
+        """Grade each row of a batch that raised on its own, to isolate the row(s) that crash."""
+        out: list[Result] = []
+        for i in range(batch.n):
+            sub = batch.subset([i])
+            try:
+                res = await self._aevaluate(sub, rich)
+                self._check_length(sub, res)
+                out.extend(res)
+            except GraderError:
+                raise
+            except Exception as exc:
+                out.append(self._crash_grade(exc))
+            _adopt(batch, sub, i)
+        return out
+
+    def _drive(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one of this grader's coroutines from sync code."""
+        return run_sync(coro) if self.is_async else run_inline(coro)
 
     # ----------------------------------------------------------------------------------------
     # Config
@@ -205,15 +234,15 @@ class Grader:
         return values
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuild from the fields: compiled patterns and worker processes are not picklable,
-        # and an async variant class made by make_async is rebuilt from its base class.
-        cls = getattr(type(self), "_sync_base", type(self))
+        # Rebuild from the fields: compiled patterns and worker processes are not picklable, and
+        # an async twin (a composite holding a judge) is rebuilt through its sync class's __new__.
+        cls = sync_class(type(self))
         return (_rebuild, (cls, {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_config()!r})"
 
-    # Composition: 0.2 * fmt + 0.8 * correct builds a `multi` grader.
+    # Composition: 0.2 * fmt + 0.8 * correct builds a `multi` grader (see _combine below).
     def __add__(self, other: Any) -> Grader:
         return _combine("+", self, other)
 
@@ -285,57 +314,7 @@ class Grader:
         batch.texts = kept
         batch._samples = None
 
-    def _guarded(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        try:
-            results = self._evaluate(batch, rich)
-        except Exception:
-            if batch.n <= 1:
-                return [self._crash_grade()]
-            return self._row_by_row(batch, rich)  # isolate the row(s) that crash
-        self._check_length(batch, results)
-        return results
-
-    async def _aguarded(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        try:
-            results = await self._aevaluate(batch, rich)
-        except Exception:
-            if batch.n <= 1:
-                return [self._crash_grade()]
-            out: list[Result] = []
-            for i in range(batch.n):
-                sub = batch.subset([i])
-                try:
-                    res = await self._aevaluate(sub, rich)
-                    self._check_length(sub, res)
-                    out.extend(res)
-                except GraderError:
-                    raise
-                except Exception:
-                    out.append(self._crash_grade())
-                _adopt(batch, sub, i)
-            return out
-        self._check_length(batch, results)
-        return results
-
-    def _row_by_row(self, batch: Batch, rich: bool) -> list[Result]:
-        out: list[Result] = []
-        for i in range(batch.n):
-            sub = batch.subset([i])
-            try:
-                res = self._evaluate(sub, rich)
-                self._check_length(sub, res)
-                out.extend(res)
-            except GraderError:
-                raise
-            except Exception:
-                out.append(self._crash_grade())
-            _adopt(batch, sub, i)
-        return out
-
-    def _crash_grade(self) -> Grade:
-        import sys
-
-        exc = sys.exc_info()[1]
+    def _crash_grade(self, exc: Exception) -> Grade:
         return Grade.unscored_because(
             f"grader {self.name!r} crashed: {type(exc).__name__}: {exc}", error="crash", exception=type(exc).__name__
         )
@@ -483,71 +462,12 @@ def _rebuild(cls: type[Grader], values: dict[str, Any]) -> Grader:
 
 
 def _combine(op: str, left: Any, right: Any) -> Grader:
+    # The one edge from this module up to a composite: arithmetic on graders builds a `multi`,
+    # which is itself a Grader, so the import cannot be at the top of this file.
     from rft.graders._compose import combine
 
     return combine(op, left, right)
 
 
-# --------------------------------------------------------------------------------------------
-# Async support
-
-
-class _AsyncCall:
-    """Mixed in front of a grader class whose work is async: TRL sees an async ``__call__``."""
-
-    is_async = True
-
-    async def __call__(  # type: ignore[override]
-        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
-    ) -> list[float | None]:
-        batch, log_metric = self._trl_batch(prompts, completions, kwargs)  # type: ignore[attr-defined]
-        self._screen(batch)  # type: ignore[attr-defined]
-        scores = self._to_scores(batch, await self._aguarded(batch, rich=False))  # type: ignore[attr-defined]
-        self._log(log_metric, scores)  # type: ignore[attr-defined]
-        return scores
-
-    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        return run_sync(self._aevaluate(batch, rich))  # type: ignore[attr-defined]
-
-
-_ASYNC_VARIANTS: dict[type, type] = {}
-
-
-def make_async(grader: G) -> G:
-    """Switch ``grader`` to the async variant of its class (for composites holding a judge).
-
-    Async graders expose ``async def __call__`` (TRL awaits them concurrently) and run their
-    event loop themselves in ``grade``/``grade_batch``.
-    """
-    cls = type(grader)
-    if cls.is_async:
-        return grader
-    variant = _ASYNC_VARIANTS.get(cls)
-    if variant is None:
-        variant = type(cls.__name__, (_AsyncCall, cls), {"_sync_base": cls, "__module__": cls.__module__})
-        _ASYNC_VARIANTS[cls] = variant
-    grader.__class__ = variant
-    return grader
-
-
-_T = TypeVar("_T")
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _loop_lock:
-        if _loop is None or _loop.is_closed():
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="rft-async", daemon=True).start()
-        return _loop
-
-
-def run_sync(coro: Awaitable[_T]) -> _T:
-    """Run a coroutine to completion from sync code, also inside Jupyter's running loop.
-
-    One long-lived background loop serves every call, so clients bound to a loop (HTTP
-    connection pools) stay valid between calls.
-    """
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()  # type: ignore[arg-type]
+# The async face judges (graders/_model.py) and async test graders mix in, under its old name.
+_AsyncCall = AsyncCall

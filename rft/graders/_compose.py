@@ -12,7 +12,6 @@ pickles, and turns async when it holds an async grader (a judge).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import numbers
@@ -20,21 +19,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rft._errors import ConfigError
-from rft.graders._formula import Binary, Node, Num, Var, bounds, rename, unparse
 from rft._grade import Grade
 from rft._template import Batch
-from rft.graders._base import DEFAULT_MAX_OUTPUT_CHARS, Grader, Result, _number, make_async
-from rft.graders._multi import (
-    Multi,
-    agrade_child,
-    build_child,
-    fresh_key,
-    grade_child,
-    live_rows,
-    sanitize,
-    score_range,
-    unique_keys,
-)
+from rft.graders._base import DEFAULT_MAX_OUTPUT_CHARS, Grader, Result, _number
+from rft.graders._composite import Composite, build_child, fresh_key, sanitize, score_range, unique_keys
+from rft.graders._formula import Binary, Node, Num, Var, bounds, rename, unparse
+from rft.graders._multi import Multi
 from rft.graders._registry import register_grader
 
 __all__ = ["AllOf", "AnyOf", "Gate", "all_of", "any_of", "combine", "gate", "weighted"]
@@ -206,9 +196,10 @@ def _pass_from_children(grader: Grader, grades: list[Grade], passes: Callable[[d
 
 
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class _Extremum(Grader):
+class _Extremum(Composite):
     """Shared body of ``all_of`` (min / all pass) and ``any_of`` (max / any passes)."""
 
+    child_fields: ClassVar[Mapping[str, str]] = {"graders": "list"}
     _pick: ClassVar[Callable[[Iterable[float]], float]]
     _agree: ClassVar[Callable[[Iterable[bool]], bool]]
 
@@ -224,31 +215,14 @@ class _Extremum(Grader):
         self._keys = unique_keys(self.graders)
         ranges = [score_range(g) for g in self.graders]
         self.score_range = (min(lo for lo, _ in ranges), max(hi for _, hi in ranges))
-        if any(g.is_async for g in self.graders):
-            make_async(self)
-
-    @classmethod
-    def _config_values(cls, values: dict[str, Any], *, trust_code: bool) -> dict[str, Any]:
-        graders = values.get("graders")
-        if isinstance(graders, list):
-            built = [build_child(g, f"graders.{i}", trust_code=trust_code) for i, g in enumerate(graders)]
-            values = {**values, "graders": built}
-        return values
 
     def children(self) -> dict[str, Grader]:
         return dict(zip(self._keys, self.graders))
 
-    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
-        results = [grade_child(g, part.view(), rich) for g in self.graders]
-        return self._combine(batch.n, live, results, rich)
-
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
-        results = await asyncio.gather(*(agrade_child(g, part.view(), rich) for g in self.graders))
-        return self._combine(batch.n, live, list(results), rich)
+        live, part = self._live(batch)
+        results = await self._gather(self._child(g, part.view(), rich) for g in self.graders)
+        return self._combine(batch.n, live, results, rich)
 
     def _combine(self, n: int, live: list[int], results: list[list[Any]], rich: bool) -> list[Result]:
         out: list[Result] = [None] * n
@@ -366,7 +340,7 @@ def any_of(*graders: Any, name: str | None = None, pass_threshold: float | None 
 
 @register_grader("gate")
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class Gate(Grader):
+class Gate(Composite):
     """Run the ``expensive`` grader only on samples that pass the ``cheap`` one.
 
     Samples failing the cheap check score 0 (reason ``"gate failed: <cheap reason>"``) without
@@ -385,6 +359,8 @@ class Gate(Grader):
     "gate failed: fail: input '4' like reference 'ANSWER:'"
     """
 
+    child_fields: ClassVar[Mapping[str, str]] = {"cheap": "one", "expensive": "one"}
+
     cheap: Any = dataclasses.field(metadata={"help": "Grader run on every sample; failing it scores 0."})
     expensive: Any = dataclasses.field(metadata={"help": "Grader run only on samples that pass the cheap one."})
     cheap_threshold: float | None = dataclasses.field(
@@ -399,16 +375,6 @@ class Gate(Grader):
             self.cheap_threshold = _number(self.cheap_threshold, "cheap_threshold")
         lo, hi = score_range(self.expensive)
         self.score_range = (min(lo, 0.0), max(hi, 0.0))  # a closed gate scores 0
-        if self.cheap.is_async or self.expensive.is_async:
-            make_async(self)
-
-    @classmethod
-    def _config_values(cls, values: dict[str, Any], *, trust_code: bool) -> dict[str, Any]:
-        values = dict(values)
-        for field in ("cheap", "expensive"):
-            if field in values:
-                values[field] = build_child(values[field], field, trust_code=trust_code)
-        return values
 
     @property
     def threshold(self) -> float:
@@ -422,21 +388,12 @@ class Gate(Grader):
             return grade.score is not None and grade.score >= self.cheap_threshold
         return bool(grade.passed)
 
-    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
-        # The cheap grader's verdicts (not just scores) decide, on the reward path too.
-        cheap = grade_child(self.cheap, part.view(), True)
-        opened = [j for j, g in enumerate(cheap) if g.score is not None and self._opens(g)]
-        expensive = grade_child(self.expensive, part.subset(opened), rich) if opened else []
-        return self._combine(batch.n, live, cheap, dict(zip(opened, expensive)), rich)
-
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
-        cheap = await agrade_child(self.cheap, part.view(), True)
+        live, part = self._live(batch)
+        # The cheap grader's verdicts (not just scores) decide, on the reward path too.
+        cheap = await self._child(self.cheap, part.view(), True)
         opened = [j for j, g in enumerate(cheap) if g.score is not None and self._opens(g)]
-        expensive = await agrade_child(self.expensive, part.subset(opened), rich) if opened else []
+        expensive = await self._child(self.expensive, part.subset(opened), rich) if opened else []
         return self._combine(batch.n, live, cheap, dict(zip(opened, expensive)), rich)
 
     def _combine(

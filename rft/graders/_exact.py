@@ -5,18 +5,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import string
-import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 from rft._errors import ConfigError
-from rft._text import clip, short_repr
 from rft._extract import ExtractionTimeout, Extractor, strip_think
 from rft._grade import Grade
 from rft._template import Batch, Template
-from rft._text import normalize_text
+from rft._text import clip, normalize_text, short_repr
 from rft.graders._base import Grader, Result, _number
 from rft.graders._registry import register_grader
 
@@ -393,13 +391,12 @@ class ExactMatch(Grader):
                 grades.append(Grade(0.0, reason=f"answer {short_repr(a)} != reference {short_repr(b)}", details=details))
         return grades
 
-    def _crash_grade(self) -> Grade:
+    def _crash_grade(self, exc: Exception) -> Grade:
         # A regex extraction that ran past its budget raises out of the hot loop; the base class
         # then isolates the row, and here it is reported as what it is: a timeout, not a crash.
-        exc = sys.exc_info()[1]
         if isinstance(exc, ExtractionTimeout):
             return Grade.unscored_because(str(exc), error="timeout")
-        return super()._crash_grade()
+        return super()._crash_grade(exc)
 
     def _details(self, answer: str | None, reference: str | None) -> dict[str, Any]:
         return {"answer": clip(answer), "reference": clip(reference)}

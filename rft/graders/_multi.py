@@ -1,105 +1,24 @@
-"""``multi``: OpenAI's composite grader, a formula over the scores of named sub-graders.
-
-Also the plumbing every composite shares (building children from configs with error paths,
-giving each child its own view of the batch, running children sync or async).
-"""
+"""``multi``: OpenAI's composite grader, a formula over the scores of named sub-graders."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from rft._errors import ConfigError
-from rft.graders._formula import FUNCTIONS, Formula, FormulaError
 from rft._grade import Grade
 from rft._template import Batch
-from rft.graders._base import Grader, Result, _rebuild, make_async
-from rft.graders._registry import build_grader, register_grader
+from rft.graders._base import Grader, Result, _rebuild
+from rft.graders._composite import Composite, build_child, sanitize
+from rft.graders._formula import Formula, FormulaError
+from rft.graders._registry import register_grader
 
-__all__ = ["Multi", "agrade_child", "build_child", "grade_child", "live_rows", "unique_keys"]
+__all__ = ["Multi"]
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-# ------------------------------------------------------------------------------------------------
-# Shared by the composites
-
-
-def build_child(value: Any, path: str, *, trust_code: bool = False) -> Grader:
-    """A sub-grader from a :class:`Grader` or a config dict; config errors carry ``path``."""
-    if isinstance(value, Grader):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return build_grader(value, trust_code=trust_code)
-        except ConfigError as exc:
-            raise exc.at(path) from None
-    raise ConfigError(
-        f"expected a grader or a grader config (a mapping with 'type'), got {type(value).__name__} {value!r}", path
-    )
-
-
-def sanitize(name: str) -> str:
-    """A formula-safe key for a grader name: ``"Format check!"`` -> ``"Format_check"``."""
-    key = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "grader"
-    if key[0].isdigit():
-        key = "g_" + key
-    if key in FUNCTIONS:
-        key += "_grader"
-    return key
-
-
-def unique_keys(graders: Iterable[Grader], taken: Iterable[str] = ()) -> list[str]:
-    """One formula-safe key per grader, from its name; repeats get ``_2``, ``_3``, ..."""
-    used = set(taken)
-    keys = []
-    for grader in graders:
-        keys.append(fresh_key(sanitize(grader.name), used))
-        used.add(keys[-1])
-    return keys
-
-
-def fresh_key(base: str, used: set[str] | Mapping[str, Any]) -> str:
-    if base not in used:
-        return base
-    n = 2
-    while f"{base}_{n}" in used:
-        n += 1
-    return f"{base}_{n}"
-
-
-def live_rows(batch: Batch) -> list[int]:
-    """Rows the composite still has to grade (not already lost to an over-long output)."""
-    if not batch.fixed and not batch.unscored:
-        return list(range(batch.n))
-    return [i for i in range(batch.n) if i not in batch.fixed and i not in batch.unscored]
-
-
-def grade_child(child: Grader, batch: Batch, rich: bool) -> list[Any]:
-    """Grades (``rich``) or reward floats from ``child``, through the same path as its own API."""
-    if rich:
-        return child.grade_prepared(batch)
-    child._screen(batch)
-    return child._to_scores(batch, child._guarded(batch, rich=False))
-
-
-async def agrade_child(child: Grader, batch: Batch, rich: bool) -> list[Any]:
-    """:func:`grade_child` for an async composite: judges are awaited, sync children run in a thread."""
-    if not child.is_async:
-        return await asyncio.to_thread(grade_child, child, batch, rich)
-    if rich:
-        return await child.agrade_prepared(batch)
-    child._screen(batch)
-    return child._to_scores(batch, await child._aguarded(batch, rich=False))
-
-
-def score_range(grader: Grader) -> tuple[float, float]:
-    lo, hi = grader.score_range
-    return float(lo), float(hi)
 
 
 def _range_field(value: Any) -> tuple[float, float]:
@@ -122,7 +41,7 @@ def _fmt(value: float | None) -> str:
 
 @register_grader("multi")
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class Multi(Grader):
+class Multi(Composite):
     """OpenAI's ``multi`` grader: ``calculate_output`` combines the sub-graders' scores.
 
     ``graders`` maps a key (a name usable in the formula) to a grader or a grader config. The
@@ -153,6 +72,8 @@ class Multi(Grader):
     >>> rft.load_grader(g.to_config()) == g
     True
     """
+
+    child_fields: ClassVar[Mapping[str, str]] = {"graders": "dict"}
 
     graders: dict[str, Any] = dataclasses.field(
         metadata={"help": "Sub-graders by key; the keys are the names calculate_output uses."}
@@ -185,16 +106,6 @@ class Multi(Grader):
         self.range = _range_field(self.range)
         self.score_range = self.range  # per instance: the base class range-checks against it
         self._used = self._formula.variables
-        if any(child.is_async for child in built.values()):
-            make_async(self)
-
-    @classmethod
-    def _config_values(cls, values: dict[str, Any], *, trust_code: bool) -> dict[str, Any]:
-        graders = values.get("graders")
-        if isinstance(graders, Mapping):
-            built = {key: build_child(v, f"graders.{key}", trust_code=trust_code) for key, v in graders.items()}
-            values = {**values, "graders": built}
-        return values
 
     @property
     def threshold(self) -> float:
@@ -214,18 +125,10 @@ class Multi(Grader):
         # Reports see every sub-grader; the reward path runs only those the formula uses.
         return tuple(self.graders) if rich else self._used
 
-    def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
-        keys = self._keys(rich)
-        results = {key: grade_child(self.graders[key], part.view(), rich) for key in keys}
-        return self._combine(batch.n, live, results, rich)
-
     async def _aevaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
-        live = live_rows(batch)
-        part = batch if len(live) == batch.n else batch.subset(live)
+        live, part = self._live(batch)
         keys = self._keys(rich)
-        outs = await asyncio.gather(*(agrade_child(self.graders[key], part.view(), rich) for key in keys))
+        outs = await self._gather(self._child(self.graders[key], part.view(), rich) for key in keys)
         return self._combine(batch.n, live, dict(zip(keys, outs)), rich)
 
     def _combine(self, n: int, live: list[int], results: dict[str, list[Any]], rich: bool) -> list[Result]:

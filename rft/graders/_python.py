@@ -22,6 +22,7 @@ score outside [0, 1]. An exception, a crash of the worker or a timeout leaves th
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import math
@@ -36,6 +37,7 @@ from rft._sample import Sample
 from rft._template import Batch
 from rft.graders._base import Grader, Result
 from rft.graders._registry import register_grader
+from rft.graders._sandbox import MAX_SOURCE_BYTES, Sandbox, defines_function
 
 __all__ = ["PythonGrader"]
 
@@ -210,8 +212,6 @@ class PythonGrader(Grader):
     def _box(self) -> Any:
         with self._lock:
             if self._sandbox is None:
-                from rft.graders._sandbox import Sandbox
-
                 assert self.source is not None
                 self._sandbox = Sandbox(
                     self.source,
@@ -246,8 +246,6 @@ class PythonGrader(Grader):
 
 
 def _check_source(source: Any) -> None:
-    from rft.graders._sandbox import MAX_SOURCE_BYTES, defines_function
-
     if not isinstance(source, str):
         raise ConfigError(f"expected Python source as a string, got {type(source).__name__}", "source")
     size = len(source.encode("utf-8", "surrogatepass"))
@@ -257,8 +255,6 @@ def _check_source(source: Any) -> None:
             "into an installed module and import it",
             "source",
         )
-    import ast
-
     try:
         tree = compile(source, _SOURCE_NAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as exc:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rft._catalogue import catalogue_path, list_catalogue, read_config_file
 from rft._errors import ConfigError
 from rft.graders._base import Grader
 
-__all__ = ["CATALOGUE_META_KEYS", "grader_types", "load_grader", "read_config_file", "register_grader"]
+__all__ = [
+    "CATALOGUE_META_KEYS",
+    "build_grader",
+    "grader_class",
+    "grader_types",
+    "load_grader",
+    "read_config_file",
+    "register_grader",
+]
+
+# read_config_file lives in rft._catalogue (below this module); it is imported here under its
+# old address too, which suites and the tune command use.
 
 #: Keys a grader file may carry beside the config itself (documentation, runnable examples).
 CATALOGUE_META_KEYS = ("description", "examples")
@@ -72,8 +84,6 @@ def _load_builtins() -> None:
     global _loaded_builtins
     if _loaded_builtins:
         return
-    import importlib
-
     for module in _BUILTIN_MODULES:
         try:
             importlib.import_module(module)
@@ -88,7 +98,7 @@ def _load_entry_points() -> None:
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
-    from importlib.metadata import entry_points
+    from importlib.metadata import entry_points  # stdlib, but slow to import; entry points are rare
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in _TYPES:
@@ -105,7 +115,8 @@ def grader_types() -> dict[str, type[Grader]]:
     return dict(sorted(_TYPES.items()))
 
 
-def _resolve_type(type_name: Any) -> type[Grader]:
+def grader_class(type_name: Any) -> type[Grader]:
+    """The class registered as ``type_name``; a ConfigError listing the known types if none is."""
     if not isinstance(type_name, str):
         raise ConfigError(f"grader 'type' must be a string, got {type_name!r}", "type")
     _load_builtins()
@@ -126,26 +137,9 @@ def build_grader(config: Mapping[str, Any], *, trust_code: bool = False) -> Grad
         raise ConfigError(f"a grader config must be a mapping, got {type(config).__name__}: {config!r}")
     if "type" not in config:
         raise ConfigError(f"grader config has no 'type'; known types: {', '.join(grader_types())}")
-    cls = _resolve_type(config["type"])
+    cls = grader_class(config["type"])
     body = {k: v for k, v in config.items() if k not in CATALOGUE_META_KEYS}
     return cls.from_config(body, trust_code=trust_code)
-
-
-def read_config_file(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML or JSON file; errors name the file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        import yaml
-
-        return yaml.safe_load(text)
-    except (ValueError, Exception) as exc:  # yaml.YAMLError and json.JSONDecodeError
-        raise ConfigError(f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}", source=str(path)) from None
 
 
 def load_grader(spec: Any, *, trust_code: bool = False) -> Grader:
@@ -168,8 +162,6 @@ def load_grader(spec: Any, *, trust_code: bool = False) -> Grader:
     if isinstance(spec, Mapping):
         return build_grader(spec, trust_code=trust_code)
     if isinstance(spec, (str, os.PathLike)):
-        from rft._catalogue import catalogue_path
-
         text = os.fspath(spec)
         path = Path(text)
         looks_like_file = path.suffix in (".yaml", ".yml", ".json") or os.sep in text
@@ -180,8 +172,6 @@ def load_grader(spec: Any, *, trust_code: bool = False) -> Grader:
         else:
             found = catalogue_path(text)
             if found is None:
-                from rft._catalogue import list_catalogue
-
                 names = ", ".join(list_catalogue())
                 raise ConfigError(
                     f"{text!r} is neither a grader file nor a catalogue grader; catalogue: {names}"

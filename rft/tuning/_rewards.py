@@ -13,7 +13,10 @@ one in a small picklable callable that adds what a *run* needs on top of the con
   :class:`TooManyUnscoredError`, naming the grader, the share and the most common reasons,
   instead of training on noise.
 
-Async graders (judges) stay async, so TRL runs them concurrently.
+Async graders (judges) stay async, so TRL runs them concurrently: ``GraderReward(grader, name)``
+around an async grader is created as the class's async twin (:func:`rft.graders._async.async_twin`),
+whose ``__call__`` is ``async def``; the work (:meth:`GraderReward._acall`) is written once and
+a sync reward drives it inline. Both pickle (AsyncGRPO sends rewards to another process).
 
 >>> from rft import StringCheck
 >>> [fmt] = reward_functions([StringCheck(name="tag", reference="<answer>", operation="like")])
@@ -29,6 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rft._errors import ConfigError, GraderError
+from rft.graders._async import async_twin, maybe_await, run_inline, sync_class
+from rft.graders._base import Grader
+from rft.graders._registry import load_grader
 
 __all__ = ["GraderReward", "TooManyUnscoredError", "reward_functions", "reward_weights", "unique_names"]
 
@@ -60,7 +66,18 @@ def unique_names(names: Sequence[str]) -> list[str]:
 
 
 class GraderReward:
-    """One grader as a TRL reward function with rft's run policy (see the module docstring)."""
+    """One grader as a TRL reward function with rft's run policy (see the module docstring).
+
+    ``grader`` is an rft grader or any TRL reward function. Around an async one (a judge, or an
+    ``async def`` function) the reward is made async too: ``__call__`` is then ``async def``.
+    """
+
+    def __new__(cls, grader: Any = None, *args: Any, **kwargs: Any) -> GraderReward:
+        # TRL reads `async def __call__` from the class, so the class is chosen when the reward is
+        # made: the async twin around an async grader. (No arguments: unpickling, which restores
+        # the class it recorded.)
+        base = sync_class(cls)
+        return super().__new__(async_twin(base) if _is_async(grader) else base)
 
     def __init__(
         self,
@@ -82,28 +99,36 @@ class GraderReward:
     def __repr__(self) -> str:
         return f"GraderReward({self.name!r}, {self.grader!r})"
 
-    # The work, shared by the sync and async __call__.
-    def _is_rft(self) -> bool:
-        from rft.graders._base import Grader
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through __new__ again, so an async reward comes back async (its twin class is made at
+        # run time and cannot be pickled by name).
+        return _rebuild, (sync_class(type(self)), self.grader, self.name, self.__dict__)
 
-        return isinstance(self.grader, Grader)
+    def __call__(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
+        return run_inline(self._acall(prompts, completions, **kwargs))
 
-    def _prepare(self, prompts: Any, completions: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+    async def _acall(
+        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
+    ) -> list[float | None]:
+        """The work, once for the sync and the async reward."""
         log_metric = kwargs.pop("log_metric", None)
         log_extra = kwargs.pop("log_extra", None)
-        if self._is_rft():
-            return kwargs, log_metric, log_extra
-        # A hand-written TRL reward function: pass TRL's helpers through as TRL would.
-        if log_metric is not None:
-            kwargs["log_metric"] = log_metric
-        if log_extra is not None:
-            kwargs["log_extra"] = log_extra
-        return kwargs, log_metric, None
-
-    def _finish(
-        self, scores: list[Any], reasons: list[str] | None, step: int | None, log_metric: Any, log_extra: Any,
-        prompts: Any, completions: Any, kwargs: dict[str, Any],
-    ) -> list[float | None]:
+        step = getattr(kwargs.get("trainer_state"), "global_step", None)
+        rft = isinstance(self.grader, Grader)
+        reasons = None
+        if rft and log_extra is not None and self.log_reasons:
+            grades = await self._grades(prompts, completions, kwargs)
+            scores: list[Any] = [g.score for g in grades]
+            reasons = [g.reason for g in grades]
+            log_extra(f"reason/{self.name}", reasons)
+        elif rft:
+            scores = list(await maybe_await(self.grader(prompts=prompts, completions=completions, **kwargs)))
+        else:  # a hand-written TRL reward function: TRL's helpers pass through as TRL would
+            helpers = {k: v for k, v in (("log_metric", log_metric), ("log_extra", log_extra)) if v is not None}
+            call = self.grader(prompts=prompts, completions=completions, **kwargs, **helpers)
+            scores = list(await maybe_await(call))
         n = len(scores)
         unscored = sum(1 for s in scores if s is None)
         self.calls += 1
@@ -111,13 +136,16 @@ class GraderReward:
         self.unscored += unscored
         if log_metric is not None and n:
             log_metric(f"rft/{self.name}/unscored_frac", unscored / n)
-        if log_extra is not None and reasons is not None:
-            log_extra(f"reason/{self.name}", reasons)
         if n and unscored / n > self.max_unscored_frac:
-            if reasons is None and self._is_rft():
-                reasons = [g.reason for g in self._rich_sync(prompts, completions, kwargs)]
+            if reasons is None and rft:
+                reasons = [g.reason for g in await self._grades(prompts, completions, kwargs)]
             raise TooManyUnscoredError(self._message(unscored, n, step, scores, reasons))
         return scores
+
+    async def _grades(self, prompts: Any, completions: Any, kwargs: dict[str, Any]) -> list[Any]:
+        """The rft grader's Grades for this batch (reasons for the log and for the stop message)."""
+        batch, _ = self.grader._trl_batch(prompts, completions, dict(kwargs))
+        return await self.grader._agrade(batch, rich=True)  # type: ignore[no-any-return]
 
     def _message(self, unscored: int, n: int, step: int | None, scores: list[Any], reasons: list[str] | None) -> str:
         where = f" at step {step}" if step is not None else ""
@@ -134,50 +162,15 @@ class GraderReward:
         )
         return text
 
-    def _rich_sync(self, prompts: Any, completions: Any, kwargs: dict[str, Any]) -> list[Any]:
-        batch, _ = self.grader._trl_batch(prompts, completions, dict(kwargs))
-        return self.grader.grade_prepared(batch)
 
-    def __call__(
-        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
-    ) -> list[float | None]:
-        kwargs, log_metric, log_extra = self._prepare(prompts, completions, kwargs)
-        step = getattr(kwargs.get("trainer_state"), "global_step", None)
-        reasons = None
-        if log_extra is not None and self.log_reasons and self._is_rft():
-            grades = self._rich_sync(prompts, completions, kwargs)
-            scores = [g.score for g in grades]
-            reasons = [g.reason for g in grades]
-        else:
-            scores = list(self.grader(prompts=prompts, completions=completions, **kwargs))
-        return self._finish(scores, reasons, step, log_metric, log_extra, prompts, completions, kwargs)
-
-
-class AsyncGraderReward(GraderReward):
-    """:class:`GraderReward` for async graders: TRL awaits all async rewards concurrently."""
-
-    async def __call__(  # type: ignore[override]
-        self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **kwargs: Any
-    ) -> list[float | None]:
-        kwargs, log_metric, log_extra = self._prepare(prompts, completions, kwargs)
-        step = getattr(kwargs.get("trainer_state"), "global_step", None)
-        reasons = None
-        if log_extra is not None and self.log_reasons and self._is_rft():
-            batch, _ = self.grader._trl_batch(prompts, completions, dict(kwargs))
-            grades = await self.grader.agrade_prepared(batch)
-            scores = [g.score for g in grades]
-            reasons = [g.reason for g in grades]
-        else:
-            scores = list(await self.grader(prompts=prompts, completions=completions, **kwargs))
-        if reasons is None and scores and sum(s is None for s in scores) / len(scores) > self.max_unscored_frac:
-            batch, _ = self.grader._trl_batch(prompts, completions, dict(kwargs)) if self._is_rft() else (None, None)
-            if batch is not None:
-                reasons = [g.reason for g in await self.grader.agrade_prepared(batch)]
-        return self._finish(scores, reasons, step, log_metric, None if not self.log_reasons else log_extra,
-                            prompts, completions, kwargs)
+def _rebuild(cls: type[GraderReward], grader: Any, name: str, state: dict[str, Any]) -> GraderReward:
+    reward = cls(grader, name)
+    reward.__dict__.update(state)
+    return reward
 
 
 def _is_async(fn: Any) -> bool:
+    """Whether calling ``fn`` returns a coroutine (TRL's ``is_async_callable``, plus rft's flag)."""
     return bool(getattr(fn, "is_async", False)) or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)
     )
@@ -187,8 +180,6 @@ def _as_grader(spec: Any, index: int) -> Any:
     if callable(spec):
         return spec
     if isinstance(spec, (str, Mapping)) or hasattr(spec, "__fspath__"):
-        from rft.graders._registry import load_grader
-
         try:
             return load_grader(spec)
         except ConfigError as exc:
@@ -212,8 +203,10 @@ def reward_functions(
     names = unique_names([_name_of(g) for g in built])
     out: list[GraderReward] = []
     for grader, name in zip(built, names):
-        cls = AsyncGraderReward if _is_async(grader) else GraderReward
-        out.append(cls(grader, name, max_unscored_frac=max_unscored_frac, log_reasons=log_reasons))
+        if isinstance(grader, GraderReward):  # already a run reward (e.g. a routed one): keep its own policy
+            out.append(grader)
+            continue
+        out.append(GraderReward(grader, name, max_unscored_frac=max_unscored_frac, log_reasons=log_reasons))
     return out
 
 

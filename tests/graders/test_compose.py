@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rft
-from rft import AllOf, AnyOf, ConfigError, Gate, Multi, all_of, any_of, gate, weighted
-from rft.graders._base import _AsyncCall
+from rft import AllOf, AnyOf, ConfigError, Gate, GraderError, Multi, all_of, any_of, gate, weighted
+from rft.graders._async import AsyncCall
 
 CALLS: collections.Counter[str] = collections.Counter()
 
@@ -41,7 +41,7 @@ class Counted(rft.Grader):
 
 @rft.register_grader("test_compose_async")
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class Judge(_AsyncCall, rft.Grader):
+class Judge(AsyncCall, rft.Grader):
     """An async grader standing in for an LLM judge."""
 
     word: str = "good"
@@ -333,6 +333,53 @@ def test_a_composite_holding_an_async_grader_is_async(build):
     again = pickle.loads(pickle.dumps(grader))
     assert again.is_async and again == grader
     assert rft.load_grader(grader.to_config()) == grader
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"type": "multi", "calculate_output": "j", "graders": {"j": {"type": "test_compose_async", "name": "j"}}},
+        {"type": "all_of", "graders": [FMT.to_config(), {"type": "test_compose_async", "name": "j"}]},
+        # A judge two levels down, still as configs: asynchrony is read from the config, recursively.
+        {"type": "gate", "cheap": FMT.to_config(),
+         "expensive": {"type": "any_of", "graders": [{"type": "test_compose_async", "name": "j"}]}},
+    ],
+    ids=["multi", "all_of", "nested_configs"],
+)
+def test_a_composite_built_from_configs_holding_a_judge_is_async_from_the_start(config):
+    grader = rft.load_grader(config)
+    assert grader.is_async and asyncio.iscoroutinefunction(type(grader).__call__)
+    direct = type(grader)(**{k: v for k, v in config.items() if k != "type"})  # the constructor decides alike
+    assert direct.is_async and direct == grader
+    assert asyncio.run(grader(completions=["<good"])) == [g.score for g in grader.grade_batch(["<good"])]
+
+
+def test_a_composite_of_sync_graders_stays_sync_and_needs_no_event_loop():
+    grader = all_of(FMT, 0.5 * FMT + 0.5 * RIGHT)
+    assert not grader.is_async and not asyncio.iscoroutinefunction(type(grader).__call__)
+
+    async def inside_a_running_loop():  # Jupyter, or an async server calling the sync API
+        return grader(completions=["<42", "42"]), grader.grade("<42").score
+
+    assert asyncio.run(inside_a_running_loop()) == ([1.0, 0.0], 1.0)
+
+
+@dataclasses.dataclass(kw_only=True, eq=True, repr=False)
+class Undeclared(rft.Grader):
+    """Waits on I/O in _aevaluate but does not mix in AsyncCall: a programming error."""
+
+    type = "test_compose_undeclared"
+
+    async def _aevaluate(self, batch, rich):
+        await asyncio.sleep(0)
+        return [1.0] * batch.n
+
+
+def test_a_grader_that_waits_without_being_async_is_a_grader_error():
+    with pytest.raises(GraderError, match="AsyncCall"):
+        Undeclared(name="u").grade("x")
+    with pytest.raises(GraderError, match="AsyncCall"):
+        all_of(FMT, Undeclared(name="u"))(completions=["<"])
 
 
 def test_async_gate_skips_the_judge_on_closed_rows():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import rft
 from rft import ConfigError, Grade, Multi
-from rft.graders._base import _AsyncCall
+from rft.graders._async import AsyncCall
 
 # Rows graded by the test graders below, by grader name.
 CALLS: collections.Counter[str] = collections.Counter()
@@ -37,7 +37,7 @@ class Fixed(rft.Grader):
 
 @rft.register_grader("test_multi_async")
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class SlowAsync(_AsyncCall, rft.Grader):
+class SlowAsync(AsyncCall, rft.Grader):
     """An async grader (like a judge): 1 if the output contains ``word``; records concurrency."""
 
     word: str = "yes"

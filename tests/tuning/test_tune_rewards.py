@@ -9,8 +9,9 @@ import pickle
 import pytest
 
 import rft
+from rft.graders._async import AsyncCall
 from rft.tuning import TooManyUnscoredError, reward_functions
-from rft.tuning._rewards import reward_weights, unique_names, weighted
+from rft.tuning._rewards import GraderReward, reward_weights, unique_names, weighted
 
 
 @pytest.mark.parametrize(
@@ -108,9 +109,7 @@ def test_columns_that_do_not_fit_the_completions_are_caller_errors(column, words
 
 
 def test_async_rewards_reject_bad_columns_too():
-    from rft.graders._base import make_async
-
-    [fn] = reward_functions([make_async(_AsyncEchoAnswer(name="judge"))])
+    [fn] = reward_functions([_AsyncEchoAnswer(name="judge")])
     with pytest.raises(rft.GraderError, match="'answer'"):
         asyncio.run(fn(prompts=["p", "p"], completions=["1", "2"], answer="12"))
 
@@ -124,7 +123,7 @@ def test_plain_trl_reward_functions_are_wrapped_too():
 
 
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class _AsyncEcho(rft.Grader):
+class _AsyncEcho(AsyncCall, rft.Grader):
     """A grader whose work is a coroutine, like a judge's HTTP call."""
 
     type = "test_async_echo"
@@ -143,10 +142,35 @@ class _AsyncEchoAnswer(_AsyncEcho):
         return [1.0 if t == a else 0.0 for t, a in zip(batch.texts, batch.item_column("answer"))]
 
 
-def test_async_graders_stay_async_and_keep_the_policy():
-    from rft.graders._base import make_async
+@pytest.mark.parametrize("log_reasons", [False, True])
+def test_one_reward_class_is_sync_or_async_by_what_it_wraps_and_pickles_as_such(log_reasons):
+    sync = GraderReward(_check(), "answer", log_reasons=log_reasons)
+    judge = GraderReward(_AsyncEchoAnswer(name="judge"), "judge", log_reasons=log_reasons, max_unscored_frac=0.0)
+    assert isinstance(judge, GraderReward) and type(judge).__name__ == "GraderReward"
+    assert not asyncio.iscoroutinefunction(type(sync).__call__)
+    assert asyncio.iscoroutinefunction(type(judge).__call__)  # what TRL's is_async_callable reads
+    log = _Log()
+    assert asyncio.run(judge(prompts=["p"] * 2, completions=["1", "2"], answer=["1", "1"],
+                             log_metric=log.metric, log_extra=log.column)) == [1.0, 0.0]
+    assert [name for name, _ in log.extra] == (["reason/judge"] if log_reasons else [])
+    for reward in (sync, judge):
+        clone = pickle.loads(pickle.dumps(reward))  # AsyncGRPO sends rewards to another process
+        assert type(clone) is type(reward) and clone.__name__ == reward.__name__
+        assert (clone.calls, clone.log_reasons) == (reward.calls, log_reasons)
 
-    [fn] = reward_functions([make_async(_AsyncEcho(name="judge"))], max_unscored_frac=0.0)
+
+def test_async_plain_reward_functions_stay_async():
+    async def shout(completions, **kwargs):
+        await asyncio.sleep(0)
+        return [float(c.isupper()) for c in completions]
+
+    [fn] = reward_functions([shout])
+    assert asyncio.iscoroutinefunction(type(fn).__call__)
+    assert asyncio.run(fn(prompts=["p", "p"], completions=["HEY", "hey"])) == [1.0, 0.0]
+
+
+def test_async_graders_stay_async_and_keep_the_policy():
+    [fn] = reward_functions([_AsyncEcho(name="judge")], max_unscored_frac=0.0)
     assert asyncio.iscoroutinefunction(type(fn).__call__)
     log = _Log()
     assert asyncio.run(fn(prompts=["p", "p"], completions=["yes", ""], log_metric=log.metric)) == [1.0, 0.0]
