@@ -235,6 +235,23 @@ def test_grade_thresholds_are_the_suite_thresholds(tmp_path, capsys):
     assert code == 1 and "answer_matches_reference: pass rate 0.600 is below --min-pass-rate 0.61" in err
 
 
+def test_grade_grades_structured_outputs_as_given(tmp_path, capsys):
+    """Sample dicts (output_json, tools) and chat messages reach the graders unchanged; the report shows text."""
+    data, outs, grader = tmp_path / "rows.jsonl", tmp_path / "outputs.jsonl", tmp_path / "json.yaml"
+    write_jsonl(data, [{"id": "a", "answer": "4"}, {"id": "b", "answer": "5"}])
+    write_jsonl(outs, [{"id": "a", "output": {"output_text": "x", "output_json": {"answer": "4"}}},
+                       {"id": "b", "output": [{"role": "assistant", "content": "<answer>5</answer>"}]}])
+    grader.write_text("type: string_check\nname: j\ninput: '{{sample.output_json.answer}}'\nreference: '{{item.answer}}'\n")
+    saved = tmp_path / "report.json"
+    code, _, err = _grade_in_process(capsys, "-g", str(grader), "-g", "answer_matches_reference", "-d", str(data),
+                                     "-o", str(outs), "--report", str(saved))
+    assert code == 0, err
+    report = rft.load_report(saved)
+    assert [item.grades["j"][0].score for item in report.items] == [1.0, 0.0]
+    assert [item.grades["answer_matches_reference"][0].score for item in report.items] == [0.0, 1.0]
+    assert [item.outputs for item in report.items] == [["x"], ["<answer>5</answer>"]]
+
+
 # ---------------------------------------------------------------------------------------------
 # rft validate
 
