@@ -212,6 +212,28 @@ def pair_outputs(
         raise ValueError(f"unknown_ids must be 'error' or 'ignore', got {unknown_ids!r}")
     if not rows:
         raise DataError(f"{rows_source}: no dataset rows to pair {source} with")
+    samples, out_ids = _output_values(outputs, field=field, id_field=id_field, source=source)
+    with_id = sum(oid is not None for oid in out_ids)
+    if 0 < with_id < len(out_ids):
+        first = next(i for i, oid in enumerate(out_ids) if oid is None)
+        raise DataError(
+            f"{_where(source, outputs, first, 'output')} has no {id_field!r}, but {with_id} of {len(out_ids)} "
+            f"outputs have one; give every output an {id_field!r} (they then join rows by id) or none "
+            "(output i then goes with row i)"
+        )
+    if not with_id:
+        if len(samples) != len(rows):
+            raise DataError(
+                f"{source}: {len(samples)} outputs for {len(rows)} dataset rows; outputs pair with rows line by "
+                f"line unless both carry an {id_field!r} field"
+            )
+        return [(i, i, sample) for i, sample in enumerate(samples)]
+    return _join_by_id(rows, outputs, samples, out_ids, id_field=id_field, source=source, rows_source=rows_source,
+                       unknown_ids=unknown_ids)
+
+
+def _output_values(outputs: Sequence[Any], *, field: str, id_field: str, source: str) -> tuple[list[Any], list[Any]]:
+    """Each output's sample and id (None when it has none)."""
     samples: list[Any] = []
     out_ids: list[Any] = []
     for i, value in enumerate(outputs):
@@ -232,21 +254,20 @@ def pair_outputs(
             )
         samples.append(value[field])
         out_ids.append(value.get(id_field))
-    with_id = sum(oid is not None for oid in out_ids)
-    if 0 < with_id < len(out_ids):
-        first = next(i for i, oid in enumerate(out_ids) if oid is None)
-        raise DataError(
-            f"{_where(source, outputs, first, 'output')} has no {id_field!r}, but {with_id} of {len(out_ids)} "
-            f"outputs have one; give every output an {id_field!r} (they then join rows by id) or none "
-            "(output i then goes with row i)"
-        )
-    if not with_id:
-        if len(samples) != len(rows):
-            raise DataError(
-                f"{source}: {len(samples)} outputs for {len(rows)} dataset rows; outputs pair with rows line by "
-                f"line unless both carry an {id_field!r} field"
-            )
-        return [(i, i, sample) for i, sample in enumerate(samples)]
+    return samples, out_ids
+
+
+def _join_by_id(
+    rows: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Any],
+    samples: list[Any],
+    out_ids: list[Any],
+    *,
+    id_field: str,
+    source: str,
+    rows_source: str,
+    unknown_ids: str,
+) -> list[tuple[int, int, Any]]:
     index: dict[Any, int] = {}
     missing = [r for r, row in enumerate(rows) if row.get(id_field) is None]
     if len(missing) == len(rows):
