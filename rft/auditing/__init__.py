@@ -29,24 +29,32 @@ A grader that reads no reference (a format check) gets the families that need no
 padding, JSON malformations, injections, code. The report's notes say which rows had no usable
 reference and why.
 
+Before training, :func:`audit_rewards` runs a quick audit of the reward graders and warns
+(:class:`AuditWarning`) or, with ``mode="strict"``, refuses (:class:`ExploitableGraderError`).
+In tests, :func:`assert_audit_clean` fails with the table.
+
 >>> import rft
 >>> report = rft.audit("gsm8k_answer", [{"answer": "She sold 24 clips.\\n#### 72"}])
 >>> report.ok, report.claims
 (True, 'correctness')
 """
 
+from rft.auditing._gate import AuditWarning, ExploitableGraderError, assert_audit_clean, audit_rewards
 from rft.auditing._probe import FAMILIES, Family, Probe
 from rft.auditing._report import AuditReport, Finding
-from rft.auditing._runner import assert_audit_clean, audit, family_names, probe_names
+from rft.auditing._runner import audit, family_names, probe_names
 
 __all__ = [
     "FAMILIES",
     "AuditReport",
+    "AuditWarning",
+    "ExploitableGraderError",
     "Family",
     "Finding",
     "Probe",
     "assert_audit_clean",
     "audit",
+    "audit_rewards",
     "family_names",
     "probe_names",
 ]

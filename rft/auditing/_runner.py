@@ -15,7 +15,7 @@ from rft.auditing._inspect import GraderInfo, inspect_grader
 from rft.auditing._probe import FAMILIES, Family, Probe, family_order
 from rft.auditing._report import SHOWN_CHARS, AuditReport, FamilyStats, Finding, _clip
 
-__all__ = ["assert_audit_clean", "audit", "family_names", "probe_names"]
+__all__ = ["audit", "family_names", "probe_names"]
 
 #: Completions graded per ``grade_batch`` call (bounds memory with padding probes).
 CHUNK = 2000
@@ -248,18 +248,3 @@ def _notes(targets: Iterable[Target], unscored: int) -> list[str]:
             f"{unscored} probe(s) were left unscored by the grader (it could not judge them); they do not count"
         )
     return notes
-
-
-def assert_audit_clean(grader: Any, data: Any, **options: Any) -> AuditReport:
-    """Fail (``AssertionError`` with the table) when :func:`audit` finds an exploit; for tests.
-
-    >>> import rft
-    >>> from rft.auditing import assert_audit_clean
-    >>> assert_audit_clean("answer_matches_reference", [{"answer": "42"}]).ok
-    True
-    """
-    __tracebackhide__ = True
-    report = audit(grader, data, **options)
-    if not report.ok:
-        raise AssertionError(str(report))
-    return report

@@ -26,8 +26,17 @@ def test_a_clean_grader_exits_0(tmp_path, capsys):
 
 def test_an_exploitable_grader_exits_1_with_the_table_and_writes_the_report(tmp_path, capsys):
     weak = tmp_path / "contains.yaml"
-    weak.write_text(yaml.safe_dump({"type": "string_check", "name": "contains", "input": "{{sample.output_text}}",
-                                    "reference": "{{item.answer}}", "operation": "like"}))
+    weak.write_text(
+        yaml.safe_dump(
+            {
+                "type": "string_check",
+                "name": "contains",
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+                "operation": "like",
+            }
+        )
+    )
     data = _rows(tmp_path, [{"id": "a", "answer": "42"}])
     out_path = tmp_path / "audit.json"
     assert main(["audit", str(weak), "--data", data, "--out", str(out_path)]) == 1
@@ -44,8 +53,9 @@ def test_an_exploitable_grader_exits_1_with_the_table_and_writes_the_report(tmp_
 
 def test_probes_and_limit_narrow_the_audit(tmp_path, capsys):
     weak = tmp_path / "contains.json"
-    weak.write_text(json.dumps({"type": "string_check", "name": "contains", "reference": "{{item.answer}}",
-                                "operation": "like"}))
+    weak.write_text(
+        json.dumps({"type": "string_check", "name": "contains", "reference": "{{item.answer}}", "operation": "like"})
+    )
     data = _rows(tmp_path, [{"answer": "42"}, {"answer": "7"}, {"answer": "9"}])
     assert main(["audit", str(weak), "--data", data, "--probes", "empty,retraction", "--limit", "1"]) == 1
     out = capsys.readouterr().out
@@ -63,6 +73,8 @@ def test_usage_config_and_data_errors_exit_2(tmp_path, capsys):
     assert main(["audit", "answer_matches_reference", "--data", data, "--probes", "nonsense"]) == 2
     assert "unknown probe or family 'nonsense'" in capsys.readouterr().err
     code = tmp_path / "code.yaml"
-    code.write_text(yaml.safe_dump({"type": "python", "name": "p", "source": "def grade(sample, item):\n    return 1.0\n"}))
+    code.write_text(
+        yaml.safe_dump({"type": "python", "name": "p", "source": "def grade(sample, item):\n    return 1.0\n"})
+    )
     assert main(["audit", str(code), "--data", data]) == 2
     assert "trust" in capsys.readouterr().err
