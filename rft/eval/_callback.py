@@ -70,7 +70,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rft._errors import ConfigError, RftError
+from rft._data import load_rows
+from rft._errors import ConfigError, DataError, RftError
+from rft.eval._checks import check_rows
 from rft.eval._compare import compare
 from rft.eval._evaluate import load_graders
 from rft.eval._power import power_check
@@ -305,7 +307,9 @@ class EvalCallback:
                 changes["samples_per_item"] = samples_per_item
             if max_new_tokens is not None:
                 changes["generation"] = {**(suite.generation or {}), "max_new_tokens": max_new_tokens}
-            out.append(dataclasses.replace(suite, **changes))
+            suite = dataclasses.replace(suite, **changes)
+            _check_suite_rows(suite, graders)
+            out.append(suite)
         names = [s.name for s in out]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -625,6 +629,19 @@ def _report_metrics(suite: str, report: Report) -> dict[str, float]:
         if s.n:
             out[f"{key}/unscored_frac"] = s.unscored_count / s.n
     return out
+
+
+def _check_suite_rows(suite: Suite, graders: Sequence[Any]) -> None:
+    """The rows a suite evaluates have its prompt field and every field its graders read (as
+    :func:`rft.evaluate` checks), so that a bad row fails before training, not at step N."""
+    rows = load_rows(suite.data)
+    if suite.split is not None:
+        rows = [r for r in rows if r.get("split") == suite.split]
+    try:
+        check_rows(rows[: suite.limit] if suite.limit else rows, graders, prompt_field=suite.prompt_field,
+                   source=os.fspath(suite.data) if isinstance(suite.data, (str, os.PathLike)) else None)
+    except DataError as exc:
+        raise DataError(f"suite {suite.name!r}: {exc}") from None
 
 
 def _caller(cls: type) -> Any:

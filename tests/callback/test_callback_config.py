@@ -131,3 +131,11 @@ def test_importing_the_callback_stays_light():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == []
+
+
+def test_a_row_the_suite_cannot_evaluate_fails_before_training():
+    bad = {"name": "s", "data": [{"prompt": "hi"}, {"question": "no prompt here"}],
+           "graders": [{"type": "string_check", "name": "g", "input": "{{sample.output_text}}", "reference": "x"}]}
+    with pytest.raises(rft.DataError, match=r"suite 's': row 1: .*'prompt'"):
+        rft.EvalCallback(bad, every_n_steps=1)
+    rft.EvalCallback(bad, every_n_steps=1, limit=1)  # the first row alone is fine
