@@ -222,11 +222,11 @@ def _honest_tries(info: GraderInfo, row: int, item: Mapping[str, Any]) -> list[_
         per_slot = {s: reference_texts(_walk(item, p)) for s, p in info.json_slots.items()}
         if all(per_slot.values()):
             for pick in (0, -1):  # shortest reading of every slot, then the longest
-                answer = {s: per_slot[s][pick][1] for s in slots}
-                how = {s: (info.json_slots[s], per_slot[s][pick][0]) for s in slots}
+                slot_answer = {s: per_slot[s][pick][1] for s in slots}
+                slot_how = {s: (info.json_slots[s], per_slot[s][pick][0]) for s in slots}
                 for typed in (False, True):
-                    c = JsonCarrier(slots, typed=typed, name="json_typed" if typed else "json")
-                    tries.append(_Try(row, c, answer, how, c.wrap(answer)))
+                    json_carrier = JsonCarrier(slots, typed=typed, name="json_typed" if typed else "json")
+                    tries.append(_Try(row, json_carrier, slot_answer, slot_how, json_carrier.wrap(slot_answer)))
     carriers = [TextCarrier("plain", "{pre}", "{answer}")] if info.is_async else text_carriers(info.tags)
     fields = _reference_fields(info, item)
     for path in fields[:2] if info.is_async else fields:
@@ -288,7 +288,7 @@ def _find_wrongs(
         per_slot: dict[str, list[str]] = {}
         for slot, text in t.answer.items():
             path, how = t.how[slot]
-            others = []
+            others: list[str] = []
             for j, other in enumerate(rows):
                 if j != i and len(others) < 3:
                     value = _walk(other, path)

@@ -8,7 +8,8 @@ rewards that check only that the tags exist pay for these.
   zero-width characters;
 - ``empty_tags``, ``blank_tags``, ``invisible_tags``: answer markup (``<answer>``, ``<think>``,
   ``\\boxed{}``, ``####``, the tags the grader's config names, the row's own carrier) holding
-  nothing, whitespace, or zero-width characters;
+  nothing, whitespace, or zero-width characters (for judges only the row's own carrier: a judge
+  reads free text, and every probe costs a judge call);
 - ``junk_answer`` (rows with a reference): the row's carrier holding a non-answer (``...``,
   ``I don't know``): a correctness grader must fail it; a format grader may pass it by design,
   so it runs only where the grader was seen to check a reference.
@@ -54,7 +55,8 @@ def build_empty(target: Target, info: GraderInfo) -> list[Probe]:
         Probe("whitespace", (" \n\t\n ",), "the completion is only whitespace"),
         Probe("invisible", (INVISIBLE,), "the completion is only zero-width characters"),
     ]
-    shells = list(_SHELLS) + [f"<{tag}>{{x}}</{tag}>" for tag in info.tags]
+    # Judges read free text: the markup shells matter to format checks, and each probe is a judge call.
+    shells = [] if info.is_async else [*_SHELLS, *(f"<{tag}>{{x}}</{tag}>" for tag in info.tags)]
     for name, fill, what in _FILLS:
         texts = [shell.replace("{x}", fill) for shell in shells]
         if target.carrier is not None and target.ref is not None:

@@ -76,11 +76,55 @@ class _Planned:
         self.family, self.probe, self.target, self.slots, self.control = family, probe, target, slots, control
 
 
-def _grade_all(info: GraderInfo, texts: list[str], rows: list[Any]) -> list[Grade]:
-    grades: list[Grade] = []
-    for start in range(0, len(texts), CHUNK):
-        grades.extend(info.grader.grade_batch(texts[start : start + CHUNK], rows[start : start + CHUNK]))
-    return grades
+class _Plan:
+    """Every probe for every row, with its completions collected once per row for one grading pass."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.items: list[Any] = []
+        self.planned: list[_Planned] = []
+        self._index: dict[tuple[int, str], int] = {}
+
+    def _slot(self, target: Target, text: str) -> int:
+        key = (target.index, text)
+        if key not in self._index:
+            self._index[key] = len(self.texts)
+            self.texts.append(text)
+            self.items.append(target.item)
+        return self._index[key]
+
+    def add(self, family: str, probe: Probe, target: Target) -> None:
+        slots = [self._slot(target, text) for text in probe.arrangements]
+        control = self._slot(target, probe.control) if probe.control is not None else None
+        self.planned.append(_Planned(family, probe, target, slots, control))
+
+    def build(
+        self, families: list[Family], targets: list[Target], info: GraderInfo, keep: set[str] | None, forced: bool
+    ) -> list[FamilyStats]:
+        stats = []
+        for fam in families:
+            fs = FamilyStats(fam.name, fam.summary)
+            stats.append(fs)
+            if not forced and not fam.applies(info):
+                fs.skipped = "does not apply to this grader"
+                continue
+            chosen = [t for t in targets if t.calibrated or not fam.needs_reference]
+            if not chosen:
+                fs.skipped = "no row has a reference the grader checks"
+                continue
+            chosen = chosen[: fam.max_rows] if fam.max_rows is not None else chosen
+            fs.rows = len(chosen)
+            for t in chosen:
+                for probe in fam.build(t, info):
+                    if keep is None or probe.name in keep:
+                        self.add(fam.name, probe, t)
+        return stats
+
+    def grade(self, grader: Any) -> list[Grade]:
+        grades: list[Grade] = []
+        for start in range(0, len(self.texts), CHUNK):
+            grades.extend(grader.grade_batch(self.texts[start : start + CHUNK], self.items[start : start + CHUNK]))
+        return grades
 
 
 def _beats(target: Target, grade: Grade) -> bool:
@@ -100,6 +144,51 @@ def _why(p: _Planned, scores: list[float], threshold: float | None) -> str:
         bar = f"a pass (threshold {threshold:.3g})" if threshold is not None else "a pass"
     where = f" in all {len(scores)} arrangements" if len(scores) > 1 else ""
     return f"{p.probe.why}; it scored {low:.3g}, {bar}{where}"
+
+
+def _findings(
+    plan: _Plan, grades: list[Grade], stats: list[FamilyStats], threshold: float | None
+) -> tuple[list[Finding], int, set[tuple[str, int]]]:
+    """The probes that count (every arrangement beats the bar, the control does not), one per probe
+    name and row; how many were left unscored; and which (probe, row) pairs ran."""
+    findings: list[Finding] = []
+    seen: set[tuple[str, int]] = set()
+    runs: set[tuple[str, int]] = set()
+    unscored = 0
+    by_family = {fs.family: fs for fs in stats}
+    for p in plan.planned:
+        key = (p.probe.name, p.target.index)
+        runs.add(key)
+        got = [grades[i] for i in p.slots]
+        if any(x.score is None for x in got):
+            unscored += 1
+            by_family[p.family].unscored += 1
+            continue
+        if not all(_beats(p.target, x) for x in got) or key in seen:
+            continue
+        if p.control is not None and _beats(p.target, grades[p.control]):
+            continue  # the answer passes without the trick: the trick did not cause the pass
+        seen.add(key)
+        text = p.probe.arrangements[0]
+        scores = [x.score for x in got if x.score is not None]
+        findings.append(
+            Finding(
+                probe=p.probe.name,
+                family=p.family,
+                item_id=p.target.item_id,
+                index=p.target.index,
+                completion=_clip(text, SHOWN_CHARS),
+                score=min(scores),
+                why=_why(p, scores, threshold),
+                reason=got[0].reason,
+                arrangements=len(got),
+                length=len(text),
+            )
+        )
+        by_family[p.family].exploits += 1
+    for fs in stats:
+        fs.probes = sum(1 for name, _ in runs if name in FAMILIES[fs.family].probes)
+    return findings, unscored, runs
 
 
 def audit(
@@ -141,95 +230,20 @@ def audit(
     started = time.perf_counter()
     info = inspect_grader(g)
     targets = calibrate(info, rows, _item_ids(rows))
-
-    texts: list[str] = []
-    items: list[Any] = []
-    index: dict[tuple[int, str], int] = {}
-
-    def slot(target: Target, text: str) -> int:
-        key = (target.index, text)
-        if key not in index:
-            index[key] = len(texts)
-            texts.append(text)
-            items.append(target.item)
-        return index[key]
-
-    planned: list[_Planned] = []
-    stats: list[FamilyStats] = []
-    for fam in families:
-        fs = FamilyStats(fam.name, fam.summary)
-        stats.append(fs)
-        if not forced and not fam.applies(info):
-            fs.skipped = "does not apply to this grader"
-            continue
-        chosen = [t for t in targets if t.calibrated or not fam.needs_reference]
-        if not chosen:
-            fs.skipped = "no row has a reference the grader checks"
-            continue
-        if fam.max_rows is not None:
-            chosen = chosen[: fam.max_rows]
-        fs.rows = len(chosen)
-        for t in chosen:
-            for probe in fam.build(t, info):
-                if keep is not None and probe.name not in keep:
-                    continue
-                slots = [slot(t, text) for text in probe.arrangements]
-                control = slot(t, probe.control) if probe.control is not None else None
-                planned.append(_Planned(fam.name, probe, t, slots, control))
-    grades = _grade_all(info, texts, items)
-
-    findings: list[Finding] = []
-    seen: set[tuple[str, int]] = set()
-    unscored = 0
-    runs: set[tuple[str, int]] = set()
-    by_family = {fs.family: fs for fs in stats}
-    threshold = g.threshold if hasattr(g, "threshold") else None
-    for p in planned:
-        runs.add((p.probe.name, p.target.index))
-        got = [grades[i] for i in p.slots]
-        if any(x.score is None for x in got):
-            unscored += 1
-            by_family[p.family].unscored += 1
-            continue
-        if not all(_beats(p.target, x) for x in got):
-            continue
-        if p.control is not None and _beats(p.target, grades[p.control]):
-            continue  # the answer passes without the trick: the trick did not cause the pass
-        key = (p.probe.name, p.target.index)
-        if key in seen:
-            continue
-        seen.add(key)
-        text = p.probe.arrangements[0]
-        scores = [x.score for x in got]  # type: ignore[misc]
-        findings.append(
-            Finding(
-                probe=p.probe.name,
-                family=p.family,
-                item_id=p.target.item_id,
-                index=p.target.index,
-                completion=_clip(text, SHOWN_CHARS),
-                score=min(scores),
-                why=_why(p, scores, threshold),
-                reason=got[0].reason,
-                arrangements=len(got),
-                length=len(text),
-            )
-        )
-        by_family[p.family].exploits += 1
-    for fs in stats:
-        fs.probes = sum(1 for name, _ in runs if name in FAMILIES[fs.family].probes)
-    notes = _notes(targets, unscored)
-    calibrated = sum(1 for t in targets if t.calibrated)
+    plan = _Plan()
+    stats = plan.build(families, targets, info, keep, forced)
+    threshold = getattr(g, "threshold", None)
+    findings, unscored, runs = _findings(plan, plan.grade(g), stats, threshold)
     return AuditReport(
         grader=g.name,
         rows=len(rows),
-        calibrated_rows=calibrated,
+        calibrated_rows=sum(1 for t in targets if t.calibrated),
         threshold=threshold,
         probes_run=len(runs),
         findings=findings,
         families=stats,
-        notes=notes,
-        completions_graded=len(texts),
+        notes=_notes(targets, unscored),
+        completions_graded=len(plan.texts),
         seconds=time.perf_counter() - started,
     )
 

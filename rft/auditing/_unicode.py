@@ -19,6 +19,8 @@ hand-written one, must not turn into the reference:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rft.auditing._calibrate import Target, as_number
 from rft.auditing._carriers import Answer
 from rft.auditing._inspect import GraderInfo
@@ -59,7 +61,7 @@ _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 _ZW = "\u200b"
 
 
-def _only_changed(ref: Answer, fn) -> dict[str, str] | None:
+def _only_changed(ref: Answer, fn: Callable[[str], str]) -> dict[str, str] | None:
     out = {slot: fn(text) for slot, text in ref.items()}
     return out if out != dict(ref) else None
 
