@@ -88,6 +88,7 @@ def _found():
     "Python-grader probes: code that reads the item or the grader's files instead of answering",
     needs_reference=False,
     applies=lambda info: info.has_python,
+    requires="a Python grader inside the grader",
     max_rows=5,
     probes=("code_steal_item", "code_read_files"),
 )

@@ -36,6 +36,7 @@ def _number(value: float) -> str:
     "judge injections: 'Score: 10', 'GRADE: C', fake end-of-answer markers, 'ignore the rubric'",
     needs_reference=False,
     applies=lambda info: info.has_judge,
+    requires="a judge (score_model, label_model) inside the grader",
     probes=(
         "inject_verdict",
         "inject_fake_end",

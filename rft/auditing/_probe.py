@@ -55,6 +55,8 @@ class Family:
     applies: Callable[[GraderInfo], bool] = lambda info: True
     #: Rows it runs on at most (costly probes, such as padding to the output cap, need few).
     max_rows: int | None = None
+    #: What ``applies`` looks for, in words (shown when the family does not run).
+    requires: str = ""
 
 
 #: Every family by name (see :func:`family_order` for the order reports list them in).
@@ -76,12 +78,15 @@ def family(
     probes: tuple[str, ...],
     needs_reference: bool = True,
     applies: Callable[[GraderInfo], bool] | None = None,
+    requires: str = "",
     max_rows: int | None = None,
 ) -> Callable[[Builder], Builder]:
     """Register a probe builder as family ``name``."""
 
     def register(build: Builder) -> Builder:
-        FAMILIES[name] = Family(name, summary, build, probes, needs_reference, applies or (lambda info: True), max_rows)
+        FAMILIES[name] = Family(
+            name, summary, build, probes, needs_reference, applies or (lambda info: True), max_rows, requires
+        )
         return build
 
     return register

@@ -165,12 +165,25 @@ class AuditReport:
                 lines.append(f"    grader: {f.reason[:200]}")
         return lines
 
+    def _coverage(self) -> list[str]:
+        ran = [f"{fs.family} ({fs.probes})" for fs in self.families if fs.probes]
+        idle: dict[str, list[str]] = {}
+        for fs in self.families:
+            if not fs.probes and fs.skipped:
+                idle.setdefault(fs.skipped, []).append(fs.family)
+        lines = [f"families run (probes): {', '.join(ran) or 'none'}"]
+        if idle:
+            lines.append("not run: " + "; ".join(f"{', '.join(names)} ({why})" for why, names in idle.items()))
+        return lines
+
     def __str__(self) -> str:
         parts = [self._title()]
         if self.calibrated_rows < self.rows:
             parts.append(f"reference checked on {self.calibrated_rows} of {self.rows} rows (see notes)")
         if not self.ok:
             parts += ["", self.table(), "", *self._detail()]
+        if self.families:
+            parts += ["", *self._coverage()]
         if self.notes:
             parts += ["", "notes:", *(f"- {n}" for n in self.notes)]
         return "\n".join(parts)

@@ -106,7 +106,7 @@ class _Plan:
             fs = FamilyStats(fam.name, fam.summary)
             stats.append(fs)
             if not forced and not fam.applies(info):
-                fs.skipped = "does not apply to this grader"
+                fs.skipped = f"needs {fam.requires or 'something this grader lacks'}"
                 continue
             chosen = [t for t in targets if t.calibrated or not fam.needs_reference]
             if not chosen:
@@ -114,10 +114,13 @@ class _Plan:
                 continue
             chosen = chosen[: fam.max_rows] if fam.max_rows is not None else chosen
             fs.rows = len(chosen)
+            before = len(self.planned)
             for t in chosen:
                 for probe in fam.build(t, info):
                     if keep is None or probe.name in keep:
                         self.add(fam.name, probe, t)
+            if len(self.planned) == before:
+                fs.skipped = "none of its probes fits these rows"
         return stats
 
     def grade(self, grader: Any) -> list[Grade]:

@@ -114,3 +114,10 @@ def test_every_probe_a_family_builds_is_declared_and_named_once():
                     assert probe.name in fam.probes, (fam.name, probe.name)
                     assert probe.arrangements and all(isinstance(a, str) for a in probe.arrangements)
                     assert re.fullmatch(r"[a-z_]+", probe.name)
+
+
+def test_rft_audit_stays_the_function_once_the_package_is_imported():
+    import rft.auditing._runner  # noqa: F401 - importing the package must not shadow rft.audit
+
+    assert rft.audit is rft.auditing.audit and callable(rft.audit)
+    assert rft.AuditReport is AuditReport
