@@ -227,11 +227,14 @@ def _honest_tries(info: GraderInfo, row: int, item: Mapping[str, Any]) -> list[_
                 for typed in (False, True):
                     json_carrier = JsonCarrier(slots, typed=typed, name="json_typed" if typed else "json")
                     tries.append(_Try(row, json_carrier, slot_answer, slot_how, json_carrier.wrap(slot_answer)))
-    carriers = [TextCarrier("plain", "{pre}", "{answer}")] if info.is_async else text_carriers(info.tags)
+    # Every try of a judge is a model call: two readings of two fields; a lone judge reads free text, so
+    # only the plain carrier (a composite may check a format beside the judge, so it gets them all).
+    lone_judge = info.costly and not info.grader.children()
+    carriers = [TextCarrier("plain", "{pre}", "{answer}")] if lone_judge else text_carriers(info.tags)
     fields = _reference_fields(info, item)
-    for path in fields[:2] if info.is_async else fields:
+    for path in fields[:2] if info.costly else fields:
         texts = reference_texts(_walk(item, path))
-        if info.is_async:
+        if info.costly:
             texts = texts[:2]
         for how, text in texts:
             for c in carriers:

@@ -56,7 +56,7 @@ def build_empty(target: Target, info: GraderInfo) -> list[Probe]:
         Probe("invisible", (INVISIBLE,), "the completion is only zero-width characters"),
     ]
     # Judges read free text: the markup shells matter to format checks, and each probe is a judge call.
-    shells = [] if info.is_async else [*_SHELLS, *(f"<{tag}>{{x}}</{tag}>" for tag in info.tags)]
+    shells = [] if info.costly else [*_SHELLS, *(f"<{tag}>{{x}}</{tag}>" for tag in info.tags)]
     for name, fill, what in _FILLS:
         texts = [shell.replace("{x}", fill) for shell in shells]
         if target.carrier is not None and target.ref is not None:

@@ -55,6 +55,11 @@ class GraderInfo:
     def has_judge(self) -> bool:
         return bool(self.judges)
 
+    @property
+    def costly(self) -> bool:
+        """Every grade is a model call (a judge inside, or async work): probe sparingly."""
+        return self.is_async or self.has_judge
+
 
 def _nodes(grader: Grader) -> Iterator[Grader]:
     stack = [grader]
