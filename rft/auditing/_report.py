@@ -14,6 +14,8 @@ __all__ = ["AuditReport", "Finding"]
 
 #: Characters of a completion kept in a report (padding probes are the output cap long).
 SHOWN_CHARS = 2000
+#: Probes explained one by one under the table (the table lists them all).
+DETAILED = 8
 
 
 def _clip(text: str, limit: int) -> str:
@@ -155,14 +157,18 @@ class AuditReport:
         n = len(self.by_probe())
         return f"audit of grader {self.grader!r}: EXPLOITABLE, {n} probe{'' if n == 1 else 's'} scored ({where})"
 
-    def _detail(self) -> list[str]:
+    def _detail(self, limit: int = DETAILED) -> list[str]:
         lines = []
-        for probe, found in self.by_probe().items():
+        grouped = self.by_probe()
+        for probe, found in list(grouped.items())[:limit]:
             f = found[0]
             lines.append(f"{probe} (item {f.item_id}): {f.why}")
             lines.append(f"    completion: {_one_line(f.completion, 200)}")
             if f.reason:
                 lines.append(f"    grader: {f.reason[:200]}")
+        if len(grouped) > limit:
+            more = len(grouped) - limit
+            lines.append(f"... and {more} more probes in the table (to_dict() / --out holds every finding)")
         return lines
 
     def _coverage(self) -> list[str]:
