@@ -233,3 +233,31 @@ def test_metric_for_best_model_with_the_trainers_own_evaluation_is_refused(tmp_p
                    eval_rows=[{"prompt": "a", "completion": "b"}], metric_for_best_model="rft/yes/says_yes/pass_rate")
     with pytest.raises(rft.ConfigError, match="eval_strategy='no'"):
         trainer.train()
+
+
+def test_epoch_ends_and_step_intervals_evaluate_each_step_once(tmp_path, fresh_tiny, says_yes):
+    """16 rows in batches of 4: 4 steps per epoch, 2 epochs. every_n_steps=4 and on_epoch_end fall
+    on the same steps (4 and 8): one evaluation each."""
+    cb = rft.EvalCallback(says_yes, every_n_steps=4, on_epoch_end=True, limit=2)
+    trainer = _sft(fresh_tiny, tmp_path, [cb], max_steps=-1, num_train_epochs=2)
+    trainer.train()
+    assert [e["step"] for e in trainer.state.log_history if "rft/eval_seconds" in e] == [0, 4, 8]
+    assert [round(e["epoch"]) for e in cb.evaluations] == [0, 1, 2]
+
+
+def test_a_resumed_run_decides_against_the_start_of_the_first(tmp_path, tiny_model_path, asks):
+    """Resuming from checkpoint-2, the guard compares against the step-0 report saved by the first
+    run, not against the resumed model."""
+    from rft.models import load_model
+
+    first = rft.EvalCallback(asks, every_n_steps=2, guards={"asks": 0.5})
+    _sft(load_model(tiny_model_path), tmp_path, [first], completion=" ? ? ? ?", max_steps=2, save_strategy="steps",
+         save_steps=2).train()
+    step0 = (tmp_path / "rft-eval" / "asks" / "step-0" / "report.json").read_text()
+    second = rft.EvalCallback(asks, every_n_steps=2, guards={"asks": 0.5})
+    trainer = _sft(load_model(tiny_model_path), tmp_path, [second], completion=" ? ? ? ?", max_steps=4,
+                   save_strategy="steps", save_steps=2)
+    trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    assert [e["step"] for e in second.evaluations] == [2, 4]
+    assert all(len(e["decisions"]) == 1 for e in second.evaluations)  # both judged against step 0
+    assert (tmp_path / "rft-eval" / "asks" / "step-0" / "report.json").read_text() == step0  # kept, not redone
