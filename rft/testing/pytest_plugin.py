@@ -5,6 +5,8 @@ Registered through the ``pytest11`` entry point, so installing rft enables it. I
 - the ``rft_suite`` fixture: a function ``rft_suite(path_or_dict, target=None)`` that runs a suite
   and fails the test with the suite's table (checks, then the per-grader report) when a threshold
   is not met; the run folder goes to the test's ``tmp_path``;
+- the ``rft_audit`` fixture: ``rft_audit(grader, rows, **options)`` runs :func:`rft.audit` and
+  fails the test with the table of the probes that scored when the grader can be gamed;
 - ``--rft-target NAME|DIR|openai:MODEL@URL``: evaluate this target instead of each suite's;
 - collection of suite files named ``rft_*.yaml`` / ``*.rft.yaml`` when ``--rft-suites`` is given:
   each becomes a test item that fails with the table.
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["pytest_addoption", "pytest_collect_file", "rft_suite"]
+__all__ = ["pytest_addoption", "pytest_collect_file", "rft_audit", "rft_suite"]
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -45,6 +47,14 @@ def rft_suite(request: Any, tmp_path: Path) -> Callable[..., Any]:
         )
 
     return run
+
+
+@pytest.fixture
+def rft_audit() -> Callable[..., Any]:
+    """``rft_audit(grader, rows, **options)``: fail the test with the audit's table when the grader can be gamed."""
+    from rft.auditing import assert_audit_clean
+
+    return assert_audit_clean
 
 
 def pytest_collect_file(parent: Any, file_path: Path) -> Any:

@@ -98,6 +98,11 @@ class TuneConfig:
     preflight_min_varied: float = _f(
         0.1, "Pre-flight fails when fewer than this share of prompt groups have rewards that differ."
     )
+    audit: Any = _f(
+        "warn",
+        "Quick audit of the reward graders before training (rft.audit): 'warn' warns with the table of the "
+        "probes that scored, 'strict' refuses to train on a grader the policy can game, False skips it.",
+    )
     lora_r: int = _f(0, "LoRA rank; 0 trains all weights. Needs peft.")
     lora_alpha: int = _f(32, "LoRA scaling alpha.")
     lora_dropout: float = _f(0.0, "LoRA dropout.")
@@ -133,6 +138,8 @@ class TuneConfig:
                 raise ConfigError(f"expected a share between 0 and 1, got {value!r}", name)
         if self.preflight_k is not None and (not isinstance(self.preflight_k, int) or self.preflight_k < 2):
             raise ConfigError(f"pre-flight needs k >= 2 completions per prompt, got {self.preflight_k!r}", "preflight_k")
+        if self.audit not in (False, True, "warn", "strict"):
+            raise ConfigError(f"expected audit=False, 'warn' or 'strict', got {self.audit!r}", "audit")
         if not isinstance(self.lora_r, int) or self.lora_r < 0:
             raise ConfigError(f"expected a rank >= 0 (0 = no LoRA), got {self.lora_r!r}", "lora_r")
         if not isinstance(self.grpo, Mapping):

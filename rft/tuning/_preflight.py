@@ -93,6 +93,7 @@ class PreflightReport:
     min_varied: float
     advice: list[str]
     examples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    audits: list[Any] = dataclasses.field(default_factory=list)  # rft.AuditReport per reward grader
 
     @property
     def varied_share(self) -> float:
@@ -119,6 +120,7 @@ class PreflightReport:
             "weighted": self.weighted.to_dict(),
             "advice": list(self.advice),
             "examples": self.examples,
+            "audits": [a.to_dict() for a in self.audits],
         }
 
     def to_markdown(self) -> str:
@@ -140,7 +142,8 @@ class PreflightReport:
             f"({self.varied_share:.0%} of groups vary, need {self.min_varied:.0%})"
         )
         tail = "".join(f"\n- {a}" for a in self.advice)
-        return f"{head}\n{self.to_markdown()}{tail}"
+        audits = "".join(f"\n\n{a}" for a in self.audits if not a.ok)
+        return f"{head}\n{self.to_markdown()}{tail}{audits}"
 
 
 def _fmt(x: float | None) -> str:
@@ -190,12 +193,16 @@ def preflight(
     k: int | None = None,
     raise_on_no_signal: bool = False,
     progress: bool = False,
+    audit: Any = None,
 ) -> PreflightReport:
     """Sample ``k`` completions for ``n`` prompts with the training sampling settings and measure signal.
 
     ``model``/``data``/``graders``/``weights`` are as for :func:`rft.tune`; ``config`` is a
     :class:`~rft.TuneConfig` (its temperature, top_p, max_completion_length, seed,
-    preflight_prompts, k and preflight_min_varied are used).
+    preflight_prompts, k, preflight_min_varied and audit are used). Before sampling, the reward
+    graders get a quick :func:`rft.audit` on the rows (``audit=`` overrides ``config.audit``):
+    an exploitable grader warns with the table of the probes that scored, or with ``"strict"``
+    raises :class:`~rft.auditing.ExploitableGraderError` before anything is generated.
 
     >>> from rft import StringCheck, TuneConfig
     >>> from rft.testing import tiny_model
@@ -206,6 +213,7 @@ def preflight(
     (3, 4, ['has_e'])
     """
     from rft._data import load_rows
+    from rft.auditing import audit_rewards
     from rft.models import generate, load_model
     from rft.tuning._config import TuneConfig
     from rft.tuning._rewards import reward_functions, reward_weights, weighted
@@ -221,6 +229,7 @@ def preflight(
     rows = _spread(rows, n)
     rewards = reward_functions(graders, max_unscored_frac=1.0)
     ws = reward_weights(rewards, weights)
+    audits = audit_rewards([r.grader for r in rewards], rows, mode=config.audit if audit is None else audit)
     prompts = [r["prompt"] for r in rows]
     outs = generate(
         model,
@@ -268,8 +277,10 @@ def preflight(
         graders=signals,
         weighted=total_signal,
         min_varied=config.preflight_min_varied,
-        advice=_advice(signals, total_signal, k, ok),
+        advice=_advice(signals, total_signal, k, ok)
+        + [f"reward grader {a.grader!r} can be gamed: {', '.join(a.by_probe())} (see rft.audit)" for a in audits if not a.ok],
         examples=examples,
+        audits=audits,
     )
     if raise_on_no_signal:
         report.raise_if_no_signal()

@@ -153,6 +153,7 @@ def tune(
 
     from rft._data import load_rows
     from rft.tuning._config import TuneConfig
+    from rft.auditing import audit_rewards
     from rft.tuning._preflight import preflight as run_preflight
     from rft.tuning._rewards import reward_functions, reward_weights
 
@@ -173,6 +174,8 @@ def tune(
         if progress:
             print(report, flush=True)
         report.raise_if_no_signal()
+    else:  # the pre-flight audits the reward graders; without it, audit them here
+        audit_rewards([r.grader for r in rewards], rows, mode=config.audit)
 
     show = progress and not config.grpo.get("disable_tqdm", False)
     args = config.grpo_config(disable_tqdm=not show, **({"reward_weights": ws} if ws is not None else {}))
