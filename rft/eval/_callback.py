@@ -255,7 +255,7 @@ class EvalCallback:
         if not 0.5 <= level < 1:
             raise ConfigError(f"expected 0.5 <= level < 1, got {level!r}", "level")
         self.every_n_steps = every_n_steps
-        self.on_epoch_end_ = on_epoch_end
+        self.eval_on_epoch_end = on_epoch_end
         self.eval_on_start = eval_on_start
         self.guard_rule = guard_rule
         self.level = level
@@ -428,7 +428,7 @@ class EvalCallback:
         return control
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.on_epoch_end_:
+        if self.eval_on_epoch_end:
             self._evaluate(args, state, control, kwargs)
         return control
 
@@ -518,9 +518,10 @@ class EvalCallback:
                 metrics[f"rft/{suite.name}/eval_seconds"] = round(seconds, 3)
         total = time.perf_counter() - started
         metrics["rft/eval_seconds"] = round(total, 3)
-        if not self._baseline and self.eval_on_start:
-            self._baseline = dict(reports)
-            self._power_warnings()
+        started_now = [name for name in reports if name not in self._baseline]
+        for name in started_now:  # the first evaluation of a suite is the start its decisions compare against
+            self._baseline[name] = reports[name]
+        self._power_warnings(started_now)
         decisions, stop = self._decide(reports, metrics)
         best = self._best(metrics, step)
         record = {"step": step, "epoch": epoch, "metrics": metrics, "decisions": decisions, "stop": stop, "best": best,
@@ -540,8 +541,8 @@ class EvalCallback:
         assert self._folder is not None
         return self._folder / _safe_name(suite.name) / f"step-{step}" / "report.json"
 
-    def _power_warnings(self) -> None:
-        for g in self.guards:
+    def _power_warnings(self, suites: Sequence[str]) -> None:
+        for g in (g for g in self.guards if g.suite in suites):
             check = power_check(self._baseline[g.suite], g.grader, g.metric, g.tolerance or 0.0, level=self.level,
                                 name=f"guard {g.suite!r}")
             if not check.ok:
