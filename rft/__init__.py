@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "Comparison": "rft.eval._compare",
     "ConfigError": "rft._errors",
     "DataError": "rft._errors",
+    "EvalCallback": "rft.eval._callback",
     "ExactMatch": "rft.graders._exact",
     "Gate": "rft.graders._compose",
     "GateSuite": "rft.tuning",
@@ -111,6 +112,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft._template import Batch, Template
     from rft.auditing._report import AuditReport
     from rft.auditing._runner import audit
+    from rft.eval._callback import EvalCallback
     from rft.eval._compare import Comparison, compare
     from rft.eval._evaluate import evaluate
     from rft.eval._report import Report, load_report
