@@ -14,6 +14,8 @@ import argparse
 import sys
 from typing import Any
 
+from rft._errors import ConfigError
+
 __all__ = ["register", "run"]
 
 _DESCRIPTION = """\
@@ -78,8 +80,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rft._errors import ConfigError
-    from rft.serve._config import ServeConfig
+    try:  # deferred: rft.serve imports starlette and uvicorn (the 'serve' extra)
+        from rft.serve import ServeConfig, serve
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"rft serve-graders needs the package {exc.name!r}: pip install 'rft[serve]'") from None
 
     config = ServeConfig(
         host=args.host,
@@ -90,11 +94,6 @@ def run(args: argparse.Namespace) -> int:
         judge=args.judge,
         max_body_bytes=args.max_body_mb,
     )
-    try:
-        from rft.serve._run import serve
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"rft serve-graders needs the package {exc.name!r}: pip install 'rft[serve]'") from None
-
     def announce(url: str) -> None:
         # The first stdout line is the base URL: scripts (and the tests) read it to find a port-0 server.
         print(f"rft serve-graders: listening on {url}", flush=True)

@@ -40,12 +40,17 @@ from starlette.routing import Route
 
 from rft._errors import ConfigError, UntrustedCodeError
 from rft._grade import Grade
-from rft.graders._base import Grader
 from rft.serve._config import ServeConfig
 from rft.serve._openai import error_body, reads_output_json, run_response, served_sample
-from rft.serve._pool import GraderPool, is_slow
+from rft.serve._pool import Entry, GraderPool
 
 __all__ = ["GradersApp", "create_app"]
+
+#: A fast-lane grader whose last call took less than this runs on the event loop, when the request's
+#: samples are short: a hop to a worker thread costs more than such a call (and far more on a busy
+#: machine, where the thread must wait to be scheduled).
+_INLINE_SECONDS = 0.0005
+_INLINE_CHARS = 2000
 
 #: A body over the limit is still read (and dropped) up to this many times the limit, so that the
 #: client, which is still sending, reads the 413 instead of a reset connection.
@@ -120,31 +125,41 @@ class GradersApp:
             raise Reject(400, f"the request body must be a JSON object, got {type(body).__name__}")
         return body
 
-    async def _grader(self, config: Any) -> Grader:
+    async def _grader(self, config: Any) -> Entry:
         if not isinstance(config, Mapping):
             raise Reject(400, "'grader' must be a grader config object such as "
                               "{'type': 'string_check', 'name': ..., 'input': ..., 'reference': ..., 'operation': ...}",
                          param="grader")
+        entry = self.pool.cached(config)
+        if entry is not None:
+            return entry
         try:
-            # Building compiles templates and may load libraries: off the event loop.
+            # Building compiles templates and may import libraries: off the event loop.
             return await anyio.to_thread.run_sync(self.pool.get, config)
         except UntrustedCodeError as exc:
             raise Reject(403, str(exc), param=_param(exc), code="untrusted_code", kind="permission_error") from None
         except ConfigError as exc:
             raise Reject(400, str(exc), param=_param(exc), code="invalid_grader") from None
 
-    async def _grade(self, grader: Grader, samples: list[dict[str, Any]],
+    async def _grade(self, entry: Entry, samples: list[dict[str, Any]],
                      items: Sequence[Mapping[str, Any]]) -> tuple[list[Grade], float]:
+        grader = entry.grader
         start = time.perf_counter()
-        if not is_slow(grader):
-            grades = await anyio.to_thread.run_sync(grader.grade_batch, samples, items, limiter=self.fast)
+        if not entry.slow:
+            last = entry.last_seconds
+            if last is not None and last < _INLINE_SECONDS and sum(len(s["output_text"]) for s in samples) <= _INLINE_CHARS:
+                grades = grader.grade_batch(samples, items)
+            else:
+                grades = await anyio.to_thread.run_sync(grader.grade_batch, samples, items, limiter=self.fast)
         elif grader.is_async:  # a judge: waits on the event loop, holding a slow-lane slot, not a thread
             async with self.slow:
                 grades = await grader.agrade_batch(samples, items)
         else:  # a python grader: blocks a thread on its sandbox
             grades = await anyio.to_thread.run_sync(grader.grade_batch, samples, items, limiter=self.slow)
+        seconds = time.perf_counter() - start
+        entry.last_seconds = seconds
         self.counts["samples"] += len(samples)
-        return grades, time.perf_counter() - start
+        return grades, seconds
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -156,11 +171,11 @@ class GradersApp:
             raise Reject(400, f"'model_sample' must be the model's output as a string, got {_kind(model_sample)}",
                          param="model_sample")
         item = _item(body.get("item"), "item")
-        grader = await self._grader(body.get("grader"))
+        entry = await self._grader(body.get("grader"))
         sample = served_sample(model_sample)
-        grades, seconds = await self._grade(grader, [sample], [item])
+        grades, seconds = await self._grade(entry, [sample], [item])
         parse_error = sample["output_json"] is None and reads_output_json(body["grader"])
-        return JSONResponse(run_response(grader, grades[0], seconds=seconds, sample_parse_error=parse_error))
+        return JSONResponse(run_response(entry.grader, grades[0], seconds=seconds, sample_parse_error=parse_error))
 
     async def validate(self, request: Request) -> JSONResponse:
         self._authorize(request)
@@ -180,12 +195,12 @@ class GradersApp:
         if not isinstance(items_in, list) or len(items_in) != len(texts):
             raise Reject(400, f"'items' must be a list with one row per sample ({len(texts)})", param="items")
         items = [_item(v, f"items.{i}") for i, v in enumerate(items_in)]
-        grader = await self._grader(body.get("grader"))
+        entry = await self._grader(body.get("grader"))
         samples = [served_sample(t) for t in texts]
-        grades, seconds = await self._grade(grader, samples, items)
+        grades, seconds = await self._grade(entry, samples, items)
         reads_json = reads_output_json(body["grader"])
         share = seconds / len(grades) if grades else 0.0
-        data = [run_response(grader, g, seconds=share, sample_parse_error=reads_json and s["output_json"] is None)
+        data = [run_response(entry.grader, g, seconds=share, sample_parse_error=reads_json and s["output_json"] is None)
                 for g, s in zip(grades, samples)]
         return JSONResponse({"object": "list", "data": data, "execution_time": seconds})
 

@@ -31,7 +31,7 @@ from rft._errors import ConfigError, UntrustedCodeError
 from rft.graders._base import Grader
 from rft.graders._registry import grader_types, load_grader
 
-__all__ = ["GraderPool", "is_slow"]
+__all__ = ["Entry", "GraderPool", "is_slow"]
 
 # Keys of a grader config whose values are never grader configs (a JSON schema may say "type").
 _NOT_GRADERS = frozenset({"backend", "sampling_params", "input", "schema", "labels", "passing_labels", "range"})
@@ -54,6 +54,17 @@ def is_slow(grader: Grader) -> bool:
     return False
 
 
+class Entry:
+    """A built grader, its lane (``slow``), and how long its last grading call took (seconds)."""
+
+    __slots__ = ("grader", "last_seconds", "slow")
+
+    def __init__(self, grader: Grader):
+        self.grader = grader
+        self.slow = is_slow(grader)
+        self.last_seconds: float | None = None
+
+
 def _judge_types() -> frozenset[str]:
     """Registered grader types that call a judge model (they have a ``backend`` field)."""
     import dataclasses
@@ -70,10 +81,10 @@ class GraderPool:
     """Builds graders from request configs under the server's trust policy, and reuses them.
 
     >>> pool = GraderPool(trust_code=False, judge="tiny", size=4)
-    >>> g = pool.get({"type": "string_check", "name": "s", "input": "{{sample.output_text}}",
-    ...               "reference": "a", "operation": "eq"})
-    >>> g is pool.get(dict(g.to_config()))
-    True
+    >>> entry = pool.get({"type": "string_check", "name": "s", "input": "{{sample.output_text}}",
+    ...                   "reference": "a", "operation": "eq"})
+    >>> entry.grader.type, entry.slow, pool.cached(entry.grader.to_config()) is entry
+    ('string_check', False, True)
     >>> pool.get({"type": "python", "name": "p", "source": "def grade(s, i): return 1"})
     Traceback (most recent call last):
     ...
@@ -84,7 +95,7 @@ class GraderPool:
         self.trust_code = trust_code
         self.judge = judge
         self.size = size
-        self._graders: OrderedDict[str, Grader] = OrderedDict()
+        self._graders: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._backend: Any = None
         self.built = 0  # graders built (not reused); tests and stats read it
@@ -103,39 +114,49 @@ class GraderPool:
                     self._backend = LocalBackend(self.judge)
             return self._backend
 
-    def get(self, config: Any) -> Grader:
-        """The grader for ``config`` (a dict); raises :class:`~rft.ConfigError` naming the bad field."""
+    def cached(self, config: Any) -> Entry | None:
+        """The entry already built for ``config``, else None (cheap: no building, no locks held long)."""
+        key = _key(config)
+        if key is None:
+            return None
+        with self._lock:
+            entry = self._graders.get(key)
+            if entry is not None:
+                self._graders.move_to_end(key)
+            return entry
+
+    def get(self, config: Any) -> Entry:
+        """The entry for ``config`` (a dict), built if needed; raises :class:`~rft.ConfigError`
+        naming the bad field."""
         if not isinstance(config, Mapping):
             raise ConfigError(f"expected a grader config object such as {{'type': 'string_check', ...}}, "
                               f"got {type(config).__name__}")
-        key = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        with self._lock:
-            grader = self._graders.get(key)
-            if grader is not None:
-                self._graders.move_to_end(key)
-                return grader
+        entry = self.cached(config)
+        if entry is not None:
+            return entry
         grader = load_grader(self._prepare(config, "", _judge_types()), trust_code=self.trust_code)
+        key = _key(config)
+        assert key is not None
         evicted: list[Grader] = []
         with self._lock:
-            found = self._graders.get(key)
-            if found is not None:  # another request built it meanwhile: keep one, close ours
+            entry = self._graders.get(key)
+            if entry is not None:  # another request built it meanwhile: keep one, close ours
                 evicted.append(grader)
-                grader = found
             else:
                 self.built += 1
-                self._graders[key] = grader
+                entry = self._graders[key] = Entry(grader)
                 while len(self._graders) > self.size:
-                    evicted.append(self._graders.popitem(last=False)[1])
+                    evicted.append(self._graders.popitem(last=False)[1].grader)
         for old in evicted:
             _close(old)
-        return grader
+        return entry
 
     def close(self) -> None:
         """Stop every grader's workers (python sandboxes)."""
         with self._lock:
-            graders, self._graders = list(self._graders.values()), OrderedDict()
-        for grader in graders:
-            _close(grader)
+            entries, self._graders = list(self._graders.values()), OrderedDict()
+        for entry in entries:
+            _close(entry.grader)
 
     # ------------------------------------------------------------------------------------------
 
@@ -190,6 +211,16 @@ class GraderPool:
             if not is_default_model_name(model):
                 raise UntrustedCodeError(f"a local judge would load the model folder {model!r} from the server{fix}",
                                          _join(path, "model"))
+
+
+def _key(config: Any) -> str | None:
+    """The cache key of a config: its canonical JSON (None when it is not JSON data)."""
+    if not isinstance(config, Mapping):
+        return None
+    try:
+        return json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _close(grader: Grader) -> None:
