@@ -343,3 +343,18 @@ def test_stats_count_lanes(server):
     stats = server.stats()
     assert stats["lanes"]["fast"]["size"] == stats["lanes"]["slow"]["size"] == 4
     assert stats["graders_built"] >= 1
+
+
+def test_cli_refuses_an_unset_key_variable_and_a_busy_port(capsys, monkeypatch):
+    import socket
+
+    from rft.cli import main
+
+    monkeypatch.delenv("RFT_SERVE_UNSET_KEY", raising=False)
+    assert main(["serve-graders", "--port", "0", "--api-key-env", "RFT_SERVE_UNSET_KEY"]) == 2
+    assert "RFT_SERVE_UNSET_KEY" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert main(["serve-graders", "--port", str(busy.getsockname()[1])]) == 2
+    assert "pick another --port" in capsys.readouterr().err
