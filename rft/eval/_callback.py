@@ -36,10 +36,13 @@ the deciding grader and metric, against the evaluation at the start of training)
   evaluation does not end training;
 - ``best_metric``: the best evaluation so far is saved as a checkpoint and recorded as the
   trainer's best (``state.best_metric``, ``best_global_step``, ``best_model_checkpoint``), so
-  ``load_best_model_at_end=True`` loads it and ``save_total_limit`` keeps it. Setting
-  ``metric_for_best_model="rft/<suite>/<grader>/<metric>"`` in the training arguments does the
-  same. The trainer's own evaluation (``eval_strategy``) cannot also choose the best: the two
-  would overwrite each other, so that combination is refused.
+  ``load_best_model_at_end=True`` loads it and ``save_total_limit`` keeps it. The training
+  arguments can say it instead: ``save_strategy="best"``,
+  ``metric_for_best_model="rft/<suite>/<grader>/<metric>"``, ``load_best_model_at_end=True``
+  (transformers accepts ``load_best_model_at_end`` with ``save_strategy`` ``"best"``, or ``"no"``
+  with ``eval_strategy="no"``). The best must beat the evaluation at the start to be marked. The
+  trainer's own evaluation (``eval_strategy``) cannot also choose the best: the two would
+  overwrite each other, so that combination is refused.
 
 Several processes (``torchrun``, ``accelerate launch``): rank 0 evaluates while the other ranks
 wait in a broadcast that then hands them the metrics and decisions, so every rank logs the same
