@@ -33,7 +33,6 @@ def bind(config: ServeConfig) -> socket.socket:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}; pick another --port "
                           "(0 = any free port)", "port") from None
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
