@@ -37,9 +37,11 @@ _PACKAGES: dict[str, tuple[str, str | None]] = {
     "pandas": ("pandas", "eval"),
     "peft": ("peft", "train"),
     "sentence_transformers": ("sentence-transformers", "embed"),
+    "starlette": ("starlette", "serve"),
     "torch": ("torch", "train"),
     "transformers": ("transformers", "train"),
     "trl": ("trl", "train"),
+    "uvicorn": ("uvicorn", "serve"),
 }
 
 
