@@ -32,7 +32,6 @@ _LAZY: dict[str, str] = {
     "EvalCallback": "rft.eval._callback",
     "ExactMatch": "rft.graders._exact",
     "Gate": "rft.graders._compose",
-    "GateSuite": "rft.tuning",
     "Grade": "rft._grade",
     "Grader": "rft.graders._base",
     "GraderError": "rft._errors",
@@ -133,7 +132,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from rft.judge._backends import CallableBackend, LocalBackend, OpenAIBackend, ScriptedBackend
     from rft.judge._engine import judge_stats
     from rft.tuning import (
-        GateSuite,
         NoSignalError,
         PreflightReport,
         TooManyUnscoredError,

@@ -1,22 +1,37 @@
-"""`rft.tune_until`: tune in rounds, keep a round only if the target improved and no guard regressed.
+"""`rft.tune_until`: tune in rounds; keep a round only when the target improved significantly and
+every guard is non-inferior; when a guard regresses, repair it before giving up.
 
-The loop::
+The loop is :class:`TuneUntil`, one method per phase, its state a :class:`UntilState`::
 
-    baseline: evaluate the target suite and every guard suite on the starting model
-    for each round:
-        train `steps_per_round` GRPO steps from the best model so far      (rft.tune)
-        evaluate target and guards again, with the same graders             (rft.evaluate)
-        keep   if the target improved (paired CI above 0, or delta >= min_delta)
-               and every guard is within its tolerance of its baseline
-        else   roll back to the best model, and lower the LR / stop / go on (on_reject)
-    until the target reaches its threshold or the rounds run out
+    preflight  is there reward signal in the training data? (rft.preflight; before any evaluation)
+    baseline   evaluate the target and every guard on the starting model; power check per suite:
+               the smallest change each suite can resolve (warn, or refuse, when a guard's
+               tolerance is below it)
+    per round:
+      train     GRPO steps from the best model so far, with the remedies in force
+      evaluate  target and guards again, with the same graders and generation settings
+      decide    keep if the target is *superior* to the best model so far (the paired confidence
+                interval of the change lies above 0) and every guard is *non-inferior* to the
+                baseline (the interval's lower end lies above -tolerance); else roll back and
+                plan the next attempt: a remedy when the target improved but a guard fell
+                (replay, then anchor), a lower learning rate otherwise
+    finish     the best model as best/, the report (json, md, html, png) and a verdict
 
-Every finished phase (baseline, a round's training, a round's evaluation, a round's verdict) is
-recorded in ``OUTPUT/state.json``, written atomically; model folders are written to a temporary
-name and renamed. Calling ``tune_until`` again with the same ``output_dir`` resumes after the last
-finished phase, so a run killed at any point (even with SIGKILL) redoes no finished work.
-Evaluations stream their grades to disk (``rft.evaluate(out=...)``), so even a half-finished
-evaluation resumes where it stopped.
+Both gates read one paired, metric-aware comparison (:func:`rft.eval.compare`): the numbers the
+decision used are the numbers the report shows.
+
+Remedies, in order, while the rounds last:
+
+- **replay**: the next attempt trains on the target's rows plus the failing guard's prompts
+  (its ``replay_data``, else its own rows), the guard's graders rewarding only those rows
+  (:mod:`rft.tuning._routing`); each grader keeps its ``rewards/<name>/mean`` in TRL's logs;
+- **anchor**: a KL penalty (``beta``) towards the model the round starts from, and a lower
+  learning rate; a second anchor lowers the learning rate again.
+
+Every finished phase is recorded in ``OUTPUT/state.json``, written atomically; model folders
+appear only when complete. Calling ``tune_until`` again with the same ``output_dir`` resumes after
+the last finished phase, so a run killed at any point (even with SIGKILL) redoes no finished
+work; evaluations stream their grades to disk, so a half-finished one resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ import dataclasses
 import json
 import math
 import os
+import random
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -33,138 +49,118 @@ from typing import Any
 
 from rft._errors import ConfigError, DataError
 from rft.eval._store import atomic_dir, atomic_write_text
+from rft.tuning._suites import TuneSuite, as_tune_suite
 
-__all__ = ["GateSuite", "RoundResult", "UntilResult", "tune_until"]
+__all__ = ["RoundResult", "TuneUntil", "UntilOptions", "UntilResult", "UntilState", "tune_until"]
 
 _STATE = "state.json"
-_STATE_FORMAT = "rft.tune_until/1"
+_STATE_FORMAT = "rft.tune_until/2"
+_KEEP_IF = ("ci", "delta")
+_GUARD_RULES = ("noninferior", "lenient")
+_ON_REJECT = ("lower_lr", "stop", "continue")
+_REMEDIES = ("replay", "anchor")
+_POWER_MODES = ("warn", "refuse", "off")
 
 
 @dataclasses.dataclass
-class GateSuite:
-    """A suite as the loop uses it: data, graders, the grader and metric that decide, a tolerance.
+class UntilOptions:
+    """How :func:`tune_until` decides and repairs (everything but the model, data and suites)."""
 
-    ``tune_until`` accepts an :class:`rft.eval.Suite`, a dict with these fields, or a ``GateSuite``.
-
-    >>> from rft import StringCheck
-    >>> s = GateSuite("fmt", [{"prompt": "hi", "answer": "x"}], [StringCheck(name="m", reference="x")])
-    >>> s.grader_name, s.metric
-    ('m', 'pass_rate')
-    """
-
-    name: str = dataclasses.field(metadata={"help": "Suite name (report rows, folder names)."})
-    data: Any = dataclasses.field(metadata={"help": "Rows with a prompt and the fields the graders read."})
-    graders: Any = dataclasses.field(metadata={"help": "The graders (the same ones training uses, for the target)."})
-    grader: str | None = dataclasses.field(default=None, metadata={"help": "Grader whose metric decides (default: the first)."})
-    metric: str = dataclasses.field(default="pass_rate", metadata={"help": "pass_rate or mean."})
-    tolerance: float = dataclasses.field(default=0.02, metadata={"help": "Guards: largest allowed drop below baseline."})
-    threshold: float | None = dataclasses.field(default=None, metadata={"help": "Target: stop once the metric reaches this."})
-    samples_per_item: int = dataclasses.field(default=1, metadata={"help": "Samples per prompt in evaluation."})
-    max_new_tokens: int = dataclasses.field(default=64, metadata={"help": "Tokens generated per evaluation sample."})
-    temperature: float = dataclasses.field(default=0.0, metadata={"help": "Evaluation sampling temperature (0 = greedy)."})
-    limit: int | None = dataclasses.field(default=None, metadata={"help": "Use only the first N rows."})
+    rounds: int = dataclasses.field(default=3, metadata={"help": "Most training rounds."})
+    steps_per_round: int = dataclasses.field(default=10, metadata={"help": "GRPO steps per round."})
+    keep_if: str = dataclasses.field(
+        default="ci", metadata={"help": "Target gate: 'ci' (paired CI above 0, and delta > min_delta) or 'delta'."}
+    )
+    min_delta: float = dataclasses.field(default=0.0, metadata={"help": "Smallest target gain that counts."})
+    guard_rule: str = dataclasses.field(
+        default="noninferior",
+        metadata={"help": "Guard gate: 'noninferior' (CI lower end above -tolerance) or 'lenient' (point estimate only)."},
+    )
+    level: float = dataclasses.field(default=0.95, metadata={"help": "Confidence level of both gates."})
+    on_reject: str = dataclasses.field(
+        default="lower_lr", metadata={"help": "After a round that did not improve the target: lower_lr, stop or continue."}
+    )
+    lr_factor: float = dataclasses.field(default=0.5, metadata={"help": "Learning-rate factor of lower_lr and anchor."})
+    max_rejects: int = dataclasses.field(default=3, metadata={"help": "Consecutive rejected rounds that end the loop."})
+    remedies: tuple[str, ...] = dataclasses.field(
+        default=_REMEDIES, metadata={"help": "Repairs of a guard regression, in order: replay, anchor."}
+    )
+    replay_share: float = dataclasses.field(default=0.3, metadata={"help": "Share of replayed guard rows in training."})
+    anchor_beta: float = dataclasses.field(default=0.04, metadata={"help": "KL penalty (beta) of the anchor remedy."})
+    power_check: str = dataclasses.field(
+        default="warn", metadata={"help": "When a guard cannot resolve its tolerance: warn, refuse (ConfigError) or off."}
+    )
+    power: float = dataclasses.field(default=0.8, metadata={"help": "Power the power check plans for."})
+    keep_rejected: bool = dataclasses.field(default=False, metadata={"help": "Keep the weights of rejected rounds."})
+    time_budget_s: float | None = dataclasses.field(
+        default=None, metadata={"help": "Start no round that would end past this many seconds."}
+    )
+    progress: bool = dataclasses.field(default=True, metadata={"help": "Print what happens."})
 
     def __post_init__(self) -> None:
-        from rft.eval._evaluate import load_graders
-
-        if self.metric not in ("pass_rate", "mean"):
-            raise ConfigError(f"unknown metric {self.metric!r}; use pass_rate or mean", f"{self.name}.metric")
-        self.graders = load_graders(self.graders)
-        names = [g.name for g in self.graders]
-        if self.grader is None:
-            self.grader = names[0]
-        elif self.grader not in names:
-            raise ConfigError(f"grader {self.grader!r} is not one of the suite's graders {names}", f"{self.name}.grader")
-        if not (isinstance(self.tolerance, (int, float)) and self.tolerance >= 0):
-            raise ConfigError(f"expected a tolerance >= 0, got {self.tolerance!r}", f"{self.name}.tolerance")
-
-    @property
-    def grader_name(self) -> str:
-        return str(self.grader)
-
-    def rows(self) -> list[dict[str, Any]]:
-        from rft._data import load_rows
-
-        rows = load_rows(self.data)
-        return rows[: self.limit] if self.limit else rows
-
-    def evaluate(self, model: Any, tokenizer: Any, out: Path, progress: bool = False) -> Any:
-        from rft.eval._evaluate import evaluate
-
-        return evaluate(
-            (model, tokenizer),
-            self.rows(),
-            self.graders,
-            samples_per_item=self.samples_per_item,
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            out=out,
-            progress=progress,
-        )
-
-    def score(self, report: Any) -> float | None:
-        stats = report[self.grader_name]
-        return stats.pass_rate if self.metric == "pass_rate" else stats.mean
-
-    def ci(self, report: Any) -> tuple[float | None, float | None]:
-        stats = report[self.grader_name]
-        if self.metric == "mean":
-            return stats.ci_low, stats.ci_high
-        return _wilson(stats.pass_rate, stats.scored)
-
-    def per_item(self, report: Any) -> dict[str, float]:
-        """Item id -> the item's metric (mean over its samples), for paired comparison."""
-        out: dict[str, float] = {}
-        for item in report.items:
-            grades = [g for g in item.grades.get(self.grader_name, []) if g.score is not None]
-            if not grades:
-                continue
-            vals = [float(bool(g.passed)) if self.metric == "pass_rate" else float(g.score) for g in grades]
-            out[json.dumps(item.id)] = sum(vals) / len(vals)
-        return out
+        for name, allowed in (("keep_if", _KEEP_IF), ("guard_rule", _GUARD_RULES), ("on_reject", _ON_REJECT),
+                              ("power_check", _POWER_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; use one of: {', '.join(allowed)}", name)
+        for name in ("rounds", "steps_per_round", "max_rejects"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"expected a positive integer, got {value!r}", name)
+        if not 0 < self.lr_factor <= 1:
+            raise ConfigError(f"expected 0 < lr_factor <= 1, got {self.lr_factor!r}", "lr_factor")
+        if not 0.5 <= self.level < 1 or not 0 < self.power < 1:
+            raise ConfigError(f"expected 0.5 <= level < 1 and 0 < power < 1, got {self.level!r}, {self.power!r}", "level")
+        self.remedies = tuple(self.remedies or ())
+        bad = [r for r in self.remedies if r not in _REMEDIES]
+        if bad:
+            raise ConfigError(f"unknown remedies {bad}; use any of: {', '.join(_REMEDIES)}", "remedies")
+        if not 0 < self.replay_share < 1:
+            raise ConfigError(f"expected 0 < replay_share < 1, got {self.replay_share!r}", "replay_share")
+        if not self.anchor_beta > 0:
+            raise ConfigError(f"expected anchor_beta > 0, got {self.anchor_beta!r}", "anchor_beta")
 
 
-def _wilson(p: float | None, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
-    if p is None or not n:
-        return None, None
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+@dataclasses.dataclass
+class UntilState:
+    """Everything a resumed run needs, written to ``state.json`` after every finished phase."""
 
+    fingerprint: dict[str, Any]
+    format: str = _STATE_FORMAT
+    start_model: str | None = None
+    best_dir: str | None = None
+    best_round: int = 0
+    lr: float = 0.0
+    beta: float = 0.0
+    replay: list[str] = dataclasses.field(default_factory=list)
+    rejects: int = 0
+    preflight: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    power: list[dict[str, Any]] | None = None
+    pending: dict[str, Any] | None = None
+    rounds: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    remedies: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    stopped: str | None = None
+    verdict: str | None = None
 
-def as_gate_suite(spec: Any, default_name: str) -> GateSuite:
-    """A :class:`GateSuite` from a GateSuite, a dict of its fields, or an ``rft.eval.Suite``-like object."""
-    if isinstance(spec, GateSuite):
-        return spec
-    if isinstance(spec, Mapping):
-        values = dict(spec)
-        values.setdefault("name", default_name)
-        known = {f.name for f in dataclasses.fields(GateSuite)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown suite fields {unknown}; known: {sorted(known)}", str(values["name"]))
-        if "data" not in values or "graders" not in values:
-            raise ConfigError("a suite needs 'data' and 'graders'", str(values["name"]))
-        return GateSuite(**values)
-    if hasattr(spec, "data") and hasattr(spec, "graders"):  # rft.eval.Suite and look-alikes
-        values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(GateSuite) if hasattr(spec, f.name)}
-        values.setdefault("name", getattr(spec, "name", None) or default_name)
-        generation = getattr(spec, "generation", None) or {}
-        for key in ("max_new_tokens", "temperature"):
-            if key in generation:
-                values[key] = generation[key]
-        if getattr(spec, "split", None):  # rft.eval.Suite keeps only rows of its split
-            from rft._data import load_rows
+    @classmethod
+    def read(cls, path: Path) -> UntilState:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != _STATE_FORMAT:
+            raise ConfigError(
+                f"{path} was written by another version of tune_until ({data.get('format')!r}); "
+                "pass another output_dir or resume=False",
+                "output_dir",
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
-            values["data"] = [r for r in load_rows(spec.data) if r.get("split") == spec.split]
-        return GateSuite(**values)
-    raise ConfigError(f"cannot use a {type(spec).__name__} as a suite; pass a dict with data and graders", default_name)
+    def write(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(dataclasses.asdict(self), indent=1, default=_jsonable))
 
 
 @dataclasses.dataclass
 class RoundResult:
-    """One round: scores after training, the comparison with the best model, the verdict."""
+    """One round: what it trained with, its scores, each gate's comparison, the verdict."""
 
     round: int
     lr: float
@@ -176,6 +172,8 @@ class RoundResult:
     rewards: dict[str, list[list[float]]] = dataclasses.field(default_factory=dict)
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
+    beta: float = 0.0
+    remedy: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -193,11 +191,12 @@ class UntilResult:
     stopped: str
     report: dict[str, Any]
     files: dict[str, str]
+    verdict: str = ""
 
     @property
     def target_delta(self) -> float | None:
-        b, f = self.baseline["target"]["score"], self.final["target"]["score"]
-        return None if b is None or f is None else f - b
+        """The target's change from the baseline to the best model (the paired comparison's delta)."""
+        return self.report["summary"]["target"]["delta"]
 
     def load_model(self) -> tuple[Any, Any]:
         """``(model, tokenizer)`` of the best model."""
@@ -207,7 +206,470 @@ class UntilResult:
 
 
 # ------------------------------------------------------------------------------------------------
-# State on disk
+# The loop
+
+
+class TuneUntil:
+    """The phases of :func:`tune_until`; :meth:`run` calls them in order and resumes a stopped run."""
+
+    def __init__(
+        self,
+        model: Any,
+        train_data: Any,
+        target: Any,
+        guards: Sequence[Any],
+        *,
+        graders: Any,
+        weights: Any,
+        config: Any,
+        options: UntilOptions,
+        output_dir: str | os.PathLike[str],
+        resume: bool,
+        tokenizer: Any = None,
+    ):
+        from rft._data import load_rows
+        from rft.tuning._config import TuneConfig
+
+        self.started = time.perf_counter()
+        self.options = options
+        self.config = TuneConfig.from_dict(config) if isinstance(config, Mapping) else (config or TuneConfig())
+        self.target = as_tune_suite(target, "target")
+        self.guards = [as_tune_suite(g, f"guard{i + 1}") for i, g in enumerate(guards)]
+        names = [self.target.name, *[g.name for g in self.guards]]
+        if len(set(names)) != len(names) or "target" in names[1:]:
+            raise ConfigError(f"suite names must be unique (and no guard may be called 'target'), got {names}", "guards")
+        self.train_graders = graders if graders is not None else self.target.graders
+        self.weights = weights
+        self.train_rows = load_rows(train_data)
+        if not self.train_rows:
+            raise DataError("the training data has no rows")
+        self.model_spec = model if tokenizer is None else (model, tokenizer)
+        self.out = Path(output_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.current: tuple[Any, Any] | None = None  # the best model in memory, when loaded
+        self.trained: tuple[Any, Any] | None = None  # the model the last train() produced
+        self.state = self._open_state(resume)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _fingerprint(self) -> dict[str, Any]:
+        cfg = {k: v for k, v in self.config.to_dict().items() if k not in ("output_dir", "preflight", "save_model")}
+        o = self.options
+        return {
+            "target": self.target.fingerprint(),
+            "guards": [g.fingerprint() for g in self.guards],
+            "train": _digest(self.train_rows),
+            "steps_per_round": o.steps_per_round,
+            "keep_if": o.keep_if,
+            "min_delta": o.min_delta,
+            "guard_rule": o.guard_rule,
+            "tolerances": [g.tolerance for g in self.guards],
+            "level": o.level,
+            "config": cfg,
+        }
+
+    def _open_state(self, resume: bool) -> UntilState:
+        path = self.out / _STATE
+        fingerprint = json.loads(json.dumps(self._fingerprint(), default=repr))
+        if resume and path.is_file():
+            state = UntilState.read(path)
+            if state.fingerprint != fingerprint:
+                raise ConfigError(
+                    f"{self.out} holds a run with other suites or settings; pass another output_dir or resume=False",
+                    "output_dir",
+                )
+            self.say(f"resuming {self.out}: {len(state.rounds)} round(s) finished")
+            return state
+        if path.is_file():
+            for child in ("rounds", "baseline", "best"):
+                shutil.rmtree(self.out / child, ignore_errors=True)
+        return UntilState(fingerprint=fingerprint, lr=self.config.learning_rate, beta=self.config.beta)
+
+    def save(self) -> None:
+        self.state.write(self.out / _STATE)
+
+    def say(self, text: str) -> None:
+        if self.options.progress:
+            print(f"[tune_until] {text}", flush=True)
+
+    # --- models -----------------------------------------------------------------------------
+
+    def _best_pair(self) -> tuple[Any, Any]:
+        from rft.models import load_model
+
+        if self.current is None:
+            self.current = load_model(self.state.best_dir)
+        return self.current
+
+    def start(self) -> None:
+        """Give the starting model a folder, so a rollback or a restart can reload it."""
+        s = self.state
+        if s.start_model is not None:
+            return
+        spec = self.model_spec
+        if isinstance(spec, (str, os.PathLike)):
+            from rft.models import default_model_dir, is_default_model_name
+
+            s.start_model = str(default_model_dir() if is_default_model_name(spec) else Path(spec))
+        else:
+            from rft.models import load_model
+
+            self.current = load_model(spec)
+            s.start_model = str(_save_model(*self.current, self.out / "baseline" / "model"))
+        s.best_dir = s.start_model
+        self.save()
+
+    # --- phases -----------------------------------------------------------------------------
+
+    def preflight(self) -> None:
+        """The signal check on the training data, before anything slow (``config.preflight=False`` skips it)."""
+        from rft.tuning._preflight import preflight
+
+        s = self.state
+        if s.preflight is not None or not self.config.preflight:
+            return
+        report = preflight(self._best_pair(), self.train_rows, self.train_graders, self.config, weights=self.weights)
+        self.say(str(report))
+        report.raise_if_no_signal()
+        s.preflight = report.to_dict()
+        self.save()
+
+    def baseline(self) -> None:
+        """Evaluate the starting model on every suite, then check each suite's power."""
+        s = self.state
+        if s.baseline is None:
+            self.say("baseline: evaluating target and guards")
+            s.baseline = self._evaluate_all(self._best_pair(), self.out / "baseline")
+            self.save()
+        if s.power is None:
+            from rft.tuning._plan import check_power
+
+            checks = check_power(self.target, self.guards, s.baseline, self.options)
+            for c in checks:
+                self.say(c["advice"])
+            s.power = checks
+            self.save()
+        weak = [c for c in s.power if c["role"] == "guard" and not c["ok"]]
+        if weak and self.options.power_check == "refuse":
+            raise ConfigError(
+                "a guard cannot resolve its tolerance, so its non-inferiority gate would reject good rounds by "
+                "chance:\n" + "\n".join(f"- {c['advice']}" for c in weak) + "\n(power_check='warn' trains anyway)",
+                "power_check",
+            )
+
+    def train(self, r: int) -> None:
+        """Train round ``r`` from the best model with the remedies in force; record it as pending."""
+        from rft.tuning._tune import tune
+
+        s = self.state
+        if s.pending is not None and s.pending["round"] == r:
+            return
+        rdir = self.out / "rounds" / f"round_{r:03d}"
+        rows, rewards, weights, remedy = self._training_set(r)
+        self.say(f"round {r}: training {self.options.steps_per_round} steps at lr {s.lr:.3g}"
+                 + (f", beta {s.beta:g}" if s.beta else "") + (f" ({'; '.join(remedy)})" if remedy else ""))
+        changes: dict[str, Any] = {
+            "max_steps": self.options.steps_per_round, "learning_rate": s.lr, "beta": s.beta,
+            "seed": self.config.seed + r, "output_dir": str(rdir / "train"), "preflight": False,
+        }
+        if "save_model" in {f.name for f in dataclasses.fields(self.config)}:
+            changes["save_model"] = False  # the round's model is saved below, atomically
+        t0 = time.perf_counter()
+        result = tune(self._best_pair(), rows, rewards, self.config.replace(**changes), weights=weights,
+                      progress=self.options.progress)
+        seconds = time.perf_counter() - t0
+        model_dir = _save_model(result.model, result.tokenizer, rdir / "model")
+        self.current = None  # training changed the weights in memory; the best model is on disk
+        self.trained = (result.model, result.tokenizer)
+        s.pending = {
+            "round": r,
+            "model_dir": str(model_dir),
+            "rewards": {k: [list(p) for p in v] for k, v in result.reward_curves().items()},
+            "train_seconds": seconds,
+            "steps": result.steps,
+            "lr": s.lr,
+            "beta": s.beta,
+            "remedy": remedy,
+        }
+        self.save()
+
+    def evaluate(self, r: int) -> tuple[dict[str, Any], float]:
+        """Evaluate the model of round ``r`` on every suite (resumes a half-finished evaluation)."""
+        from rft.models import load_model
+
+        pending = self.state.pending
+        assert pending is not None and pending["round"] == r
+        if self.trained is None:
+            self.trained = load_model(pending["model_dir"])
+        self.say(f"round {r}: evaluating")
+        t0 = time.perf_counter()
+        scores = self._evaluate_all(self.trained, self.out / "rounds" / f"round_{r:03d}")
+        return scores, time.perf_counter() - t0
+
+    def decide(self, r: int, scores: dict[str, Any], eval_seconds: float) -> dict[str, Any]:
+        """Apply both gates, record the round, keep or roll back, plan the next attempt."""
+        s = self.state
+        pending = s.pending or {}
+        target, guards, target_ok, failing = self._gates(r, scores)
+        kept = target_ok and not failing
+        reason = target["describe"] + ("" if not guards else "; " + "; ".join(g["describe"] for g in guards.values()))
+        record = RoundResult(
+            round=r, lr=pending["lr"], steps=pending["steps"], kept=kept,
+            reason=("kept: " if kept else "rolled back: ") + reason,
+            target=target, guards=guards, rewards=pending["rewards"], train_seconds=pending["train_seconds"],
+            eval_seconds=eval_seconds, beta=pending["beta"], remedy=pending["remedy"],
+        ).to_dict()
+        record.update(scores=scores, model_dir=pending["model_dir"], target_ok=target_ok, failing=failing)
+        self.say(f"round {r}: {'KEPT' if kept else 'rolled back'}: {reason}")
+        s.rounds.append(record)
+        s.pending = None
+        trained, self.trained = self.trained, None
+        doomed = None
+        if kept:
+            doomed = s.best_dir if s.best_dir != s.start_model else None
+            s.best_dir, s.best_round, s.rejects = pending["model_dir"], r, 0
+            self.current = trained
+            threshold = self.target.threshold
+            if threshold is not None and scores["target"]["score"] is not None and scores["target"]["score"] >= threshold:
+                s.stopped = f"target threshold {threshold:g} reached"
+        else:
+            doomed = pending["model_dir"]
+            self._plan_next(r, target_ok, failing)
+        self.save()
+        if doomed and not self.options.keep_rejected:
+            shutil.rmtree(doomed, ignore_errors=True)
+        return record
+
+    def finish(self) -> UntilResult:
+        """The best model under ``best/``, the verdict and the report."""
+        from rft.tuning._report import write_report
+
+        s = self.state
+        if s.stopped is None:
+            s.stopped = f"{len(s.rounds)} rounds done"
+        best = self.out / "best"
+        marker = best / "rft_source.txt"
+        if not (marker.is_file() and marker.read_text().strip() == s.best_dir):
+            _save_model(*self._best_pair(), best)
+            (best / "rft_source.txt").write_text(s.best_dir + "\n")
+        report, files = write_report(s, self.target, self.guards, self.options, self.out)  # sets s.verdict
+        self.save()
+        self.say(f"done ({s.stopped}): {s.verdict}")
+        self.say(f"report: {files.get('markdown')}")
+        final = s.rounds[s.best_round - 1]["scores"] if s.best_round else s.baseline
+        return UntilResult(
+            best_model_dir=str(best),
+            best_round=s.best_round,
+            baseline=s.baseline,
+            final=final,
+            rounds=[_round_result(rec) for rec in s.rounds],
+            stopped=s.stopped,
+            report=report,
+            files=files,
+            verdict=s.verdict,
+        )
+
+    def run(self) -> UntilResult:
+        """Every phase in order, skipping those ``state.json`` says are done."""
+        self.start()
+        self.preflight()
+        self.baseline()
+        s = self.state
+        best = s.rounds[s.best_round - 1]["scores"]["target"]["score"] if s.best_round else s.baseline["target"]["score"]
+        if s.stopped is None and self.target.threshold is not None and best is not None and best >= self.target.threshold:
+            s.stopped = "target threshold already met"
+            self.save()
+        last_round_s = 0.0
+        while s.stopped is None and len(s.rounds) < self.options.rounds:
+            r = len(s.rounds) + 1
+            budget = self.options.time_budget_s
+            if budget is not None and time.perf_counter() - self.started + last_round_s > budget:
+                s.stopped = f"time budget of {budget:.0f}s would be exceeded by round {r}"
+                self.save()
+                break
+            t0 = time.perf_counter()
+            self.train(r)
+            scores, eval_seconds = self.evaluate(r)
+            self.decide(r, scores, eval_seconds)
+            last_round_s = time.perf_counter() - t0
+        return self.finish()
+
+    # --- helpers of the phases --------------------------------------------------------------
+
+    def _evaluate_all(self, pair: tuple[Any, Any], folder: Path) -> dict[str, Any]:
+        progress = self.options.progress
+        rep = self.target.evaluate(pair, folder / "target", progress=progress)
+        scores = {"target": _suite_scores(self.target, rep, folder / "target"), "guards": {}}
+        for g in self.guards:
+            grep = g.evaluate(pair, folder / f"guard_{g.name}", progress=progress)
+            scores["guards"][g.name] = _suite_scores(g, grep, folder / f"guard_{g.name}")
+        return scores
+
+    def _gates(self, r: int, scores: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
+        s = self.state
+        best = s.rounds[s.best_round - 1]["scores"] if s.best_round else s.baseline
+        return judge_round(self.target, self.guards, best, s.baseline, scores, self.options, seed=self.config.seed + r)
+
+    def _plan_next(self, r: int, target_ok: bool, failing: list[str]) -> None:
+        """After a rejected round: a remedy if the target improved but a guard fell, else on_reject."""
+        s, o = self.state, self.options
+        s.rejects += 1
+        remedy = self._remedy(failing) if target_ok and failing else None
+        if remedy is not None:
+            s.remedies.append({"after_round": r, **remedy})
+            self.say(f"remedy for round {r + 1}: {remedy['text']}")
+        elif o.on_reject == "stop":
+            s.stopped = "round rejected and on_reject='stop'"
+        elif o.on_reject == "lower_lr":
+            s.lr *= o.lr_factor
+        if s.stopped is None and s.rejects >= o.max_rejects:
+            s.stopped = f"{s.rejects} rejected rounds in a row (max_rejects={o.max_rejects})"
+
+    def _remedy(self, failing: list[str]) -> dict[str, Any] | None:
+        s, o = self.state, self.options
+        new = [g for g in failing if g not in s.replay]
+        if "replay" in o.remedies and new:
+            s.replay.extend(new)
+            return {"kind": "replay", "guards": new,
+                    "text": f"replay {', '.join(new)}: train on the target rows plus the guard's prompts, "
+                            "its graders rewarding those rows only"}
+        if "anchor" in o.remedies:
+            s.lr *= o.lr_factor
+            if s.beta < o.anchor_beta:
+                s.beta = o.anchor_beta
+                text = f"anchor: KL penalty beta {s.beta:g} towards the round's starting model, lr {s.lr:.3g}"
+            else:
+                text = f"anchor: lr lowered to {s.lr:.3g} (beta {s.beta:g})"
+            return {"kind": "anchor", "guards": failing, "beta": s.beta, "lr": s.lr, "text": text}
+        return None
+
+    def _training_set(self, r: int) -> tuple[list[dict[str, Any]], list[Any], Any, list[str]]:
+        """Rows, rewards and weights of round ``r``: the target's alone, or mixed with replayed guards."""
+        from rft.tuning._rewards import reward_functions, reward_weights
+        from rft.tuning._routing import route_rewards, routed_rows
+
+        s = self.state
+        if not s.replay:
+            return self.train_rows, self.train_graders, self.weights, []
+        policy = {"max_unscored_frac": self.config.max_unscored_frac, "log_reasons": self.config.log_completions}
+        replayed = [g for g in self.guards if g.name in s.replay]
+        graders = list(self.train_graders) if isinstance(self.train_graders, (list, tuple)) else [self.train_graders]
+        built = reward_functions([*graders, *[gr for g in replayed for gr in g.graders]], **policy)
+        own = built[: len(graders)]
+        weights = reward_weights(own, self.weights) or [1.0] * len(own)
+        rewards = route_rewards(own, ["target"])
+        parts: dict[str, list[dict[str, Any]]] = {"target": self.train_rows}
+        remedy = []
+        n_replay = max(1, round(len(self.train_rows) * self.options.replay_share / (1 - self.options.replay_share)))
+        start = len(own)
+        for g in replayed:
+            mine = built[start : start + len(g.graders)]
+            start += len(g.graders)
+            rewards += route_rewards(mine, [g.name])
+            weights += [1.0] * len(mine)
+            rows, own_rows = g.replay_rows()
+            picked = random.Random(self.config.seed + r).sample(rows, min(len(rows), max(1, n_replay // len(replayed))))
+            parts[g.name] = picked
+            where = "its own evaluation prompts: that guard's result is no longer held out" if own_rows else "its replay data"
+            remedy.append(f"replay {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}")
+        if s.beta:
+            remedy.append(f"anchor: beta {s.beta:g}")
+        return routed_rows(parts), rewards, weights, remedy
+
+
+def tune_until(
+    model: Any,
+    train_data: Any,
+    target: Any,
+    guards: Sequence[Any] = (),
+    *,
+    graders: Any = None,
+    weights: Any = None,
+    config: Any = None,
+    output_dir: str | os.PathLike[str] = "rft-tune-until",
+    resume: bool = True,
+    tokenizer: Any = None,
+    **options: Any,
+) -> UntilResult:
+    """Tune in rounds; keep a round only when ``target`` improved significantly and every guard
+    is non-inferior; repair a guard regression (replay, anchor) before giving up.
+
+    - ``target``/``guards``: an :class:`rft.eval.Suite` (its ``gate`` block names the deciding
+      grader, metric, guard ``tolerance``, target ``threshold`` and optional ``replay_data``), a
+      suite file path, or a dict in the suite format.
+    - ``graders``: what training rewards (default: the target suite's graders); ``weights`` as
+      for :func:`rft.tune`; ``config``: a :class:`~rft.TuneConfig` (``config.preflight=False``
+      skips the signal check).
+    - ``options``: the fields of :class:`UntilOptions`: ``rounds``, ``steps_per_round``,
+      ``keep_if`` (``"ci"``: the paired CI of the target's change lies above 0; ``"delta"``),
+      ``min_delta``, ``guard_rule`` (``"noninferior"``; ``"lenient"`` compares the point estimate
+      only), ``level``, ``on_reject``, ``lr_factor``, ``max_rejects``, ``remedies``,
+      ``replay_share``, ``anchor_beta``, ``power_check`` (``"warn"``, ``"refuse"``, ``"off"``),
+      ``power``, ``keep_rejected``, ``time_budget_s``, ``progress``.
+    - ``output_dir``: the best model (``best/``), per-round models and evaluations, ``state.json``
+      and the report (``report.json``, ``report.md``, ``report.html``, ``report.png``). With
+      ``resume=True`` a run found there continues after its last finished phase.
+
+    The returned :class:`UntilResult` names the best model folder, holds the report and a verdict.
+    """
+    known = {f.name for f in dataclasses.fields(UntilOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown tune_until options {unknown}; known: {sorted(known)}", unknown[0])
+    loop = TuneUntil(model, train_data, target, guards, graders=graders, weights=weights, config=config,
+                     options=UntilOptions(**options), output_dir=output_dir, resume=resume, tokenizer=tokenizer)
+    return loop.run()
+
+
+def _compare(suite: TuneSuite, before: Mapping[str, Any], after: Mapping[str, Any], level: float, seed: int) -> Any:
+    from rft.eval._compare import compare
+
+    return compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level,
+                   seed=seed)[suite.grader]
+
+
+def judge_round(
+    target: TuneSuite,
+    guards: Sequence[TuneSuite],
+    best: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    scores: Mapping[str, Any],
+    options: UntilOptions,
+    *,
+    seed: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
+    """Both gates of a round: the target against the best model so far, each guard against the
+    baseline, on each suite's metric. Returns (target record, guard records, target ok, failing guards).
+
+    ``best``/``baseline``/``scores`` map ``"target"`` and ``"guards"`` to scores that name a saved
+    report (``"report"``) and the suite's metric value (``"score"``).
+    """
+    d = _compare(target, best["target"], scores["target"], options.level, seed)
+    if options.keep_if == "ci":
+        target_ok = d.superior() and d.delta > options.min_delta
+        describe = "target " + d.describe("superior")
+        if d.superior() and not target_ok:
+            describe += f" (below min_delta {options.min_delta:g})"
+    else:
+        target_ok = d.delta is not None and d.delta > 0 and d.delta >= options.min_delta - 1e-12
+        describe = f"target {d.describe()} ({'holds' if target_ok else 'fails'}: delta rule, min_delta {options.min_delta:g})"
+    target_rec = {**_public(scores["target"]), "vs_best": _delta_dict(d), "rule": "superior" if options.keep_if == "ci"
+                  else "delta", "holds": target_ok, "describe": describe}
+    guard_recs: dict[str, Any] = {}
+    failing = []
+    for g in guards:
+        gd = _compare(g, baseline["guards"][g.name], scores["guards"][g.name], options.level, seed)
+        holds = baseline["guards"][g.name]["score"] is None or gd.holds(options.guard_rule, g.tolerance)
+        if not holds:
+            failing.append(g.name)
+        guard_recs[g.name] = {**_public(scores["guards"][g.name]), "vs_baseline": _delta_dict(gd),
+                              "rule": options.guard_rule, "tolerance": g.tolerance, "holds": holds,
+                              "describe": f"guard {g.name}: " + gd.describe(options.guard_rule, g.tolerance)}
+    return target_rec, guard_recs, target_ok, failing
+
+
+# ------------------------------------------------------------------------------------------------
+# Small helpers
 
 
 def _save_model(model: Any, tokenizer: Any, target: Path) -> Path:
@@ -220,386 +682,47 @@ def _save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     return target
 
 
-def _fingerprint(target: GateSuite, guards: Sequence[GateSuite], settings: Mapping[str, Any]) -> dict[str, Any]:
-    import hashlib
-
-    def digest(s: GateSuite) -> str:
-        rows = json.dumps(s.rows(), sort_keys=True, default=repr)
-        graders = json.dumps([g.to_config() for g in s.graders], sort_keys=True, default=repr)
-        return hashlib.sha256((rows + graders + s.grader_name + s.metric).encode()).hexdigest()[:16]
-
-    return {"target": digest(target), "guards": [digest(g) for g in guards], **settings}
-
-
-def _suite_scores(suite: GateSuite, report: Any, folder: Path | None = None) -> dict[str, Any]:
-    low, high = suite.ci(report)
-    stats = report[suite.grader_name]
+def _suite_scores(suite: TuneSuite, report: Any, folder: Path) -> dict[str, Any]:
+    """The deciding grader's metric with its interval, and where the report lies."""
+    stats = report[suite.grader]
+    if suite.metric == "pass_rate":
+        score, low, high = stats.pass_rate, stats.pass_rate_ci_low, stats.pass_rate_ci_high
+    else:
+        score, low, high = stats.mean, stats.ci_low, stats.ci_high
     return {
-        "report": str(folder / "report.json") if folder is not None else None,
+        "report": str(folder / "report.json"),
         "suite": suite.name,
-        "grader": suite.grader_name,
+        "grader": suite.grader,
         "metric": suite.metric,
-        "score": suite.score(report),
+        "score": score,
         "ci_low": low,
         "ci_high": high,
         "n": stats.n,
-        "unscored": stats.unscored_count if hasattr(stats, "unscored_count") else None,
-        "per_item": suite.per_item(report),
+        "unscored": stats.unscored_count,
+        "graders": {name: {"mean": report[name].mean, "pass_rate": report[name].pass_rate} for name in report.graders},
     }
 
 
-def compare_scores(before: Mapping[str, float], after: Mapping[str, float], *, seed: int = 0) -> dict[str, Any]:
-    """Paired comparison of per-item scores (items both runs scored): delta and its 95% CI.
-
-    Uses the evaluation module's paired bootstrap (:func:`rft.eval._stats.paired_bootstrap`).
-
-    >>> r = compare_scores({"a": 0, "b": 0, "c": 1}, {"a": 1, "b": 1, "c": 1})
-    >>> round(r["delta"], 3), r["n"]
-    (0.667, 3)
-    """
-    from rft.eval._stats import paired_bootstrap
-
-    keys = [k for k in before if k in after]
-    if not keys:
-        return {"delta": None, "ci_low": None, "ci_high": None, "n": 0}
-    delta, low, high = paired_bootstrap([before[k] for k in keys], [after[k] for k in keys], seed=seed)
-    return {"delta": delta, "ci_low": low, "ci_high": high, "n": len(keys)}
-
-
-# ------------------------------------------------------------------------------------------------
-# The loop
-
-
-def tune_until(
-    model: Any,
-    train_data: Any,
-    target: Any,
-    guards: Sequence[Any] = (),
-    *,
-    graders: Any = None,
-    weights: Any = None,
-    rounds: int = 3,
-    steps_per_round: int = 10,
-    config: Any = None,
-    keep_if: str = "ci",
-    min_delta: float = 0.0,
-    on_reject: str = "lower_lr",
-    lr_factor: float = 0.5,
-    max_rejects: int = 2,
-    output_dir: str | os.PathLike[str] = "rft-tune-until",
-    resume: bool = True,
-    keep_rejected: bool = False,
-    progress: bool = True,
-    tokenizer: Any = None,
-    time_budget_s: float | None = None,
-) -> UntilResult:
-    """Tune in rounds, keeping a round only when ``target`` improved and no guard regressed.
-
-    - ``target``/``guards``: suites (an ``rft.eval.Suite``, a dict of :class:`GateSuite` fields,
-      or a ``GateSuite``): data, graders, the deciding grader and metric, guard ``tolerance``,
-      target ``threshold``.
-    - ``graders``: what training rewards (default: the target suite's graders); ``weights`` as for
-      :func:`rft.tune`.
-    - ``keep_if``: ``"ci"`` keeps a round when the paired 95% CI of the target's change against
-      the best model so far is above zero; ``"delta"`` when the change is at least ``min_delta``
-      (and above zero).
-    - ``on_reject``: after a rolled-back round, ``"lower_lr"`` multiplies the learning rate by
-      ``lr_factor``, ``"stop"`` ends the loop, ``"continue"`` retries unchanged (fresh samples).
-      ``max_rejects`` consecutive rejections end the loop in any case.
-    - ``output_dir``: the best model (``best/``), per-round models and evaluations, ``state.json``
-      and the tuning report (``report.json``, ``report.md``, ``report.html``, ``report.png``).
-      With ``resume=True`` an existing run in that folder continues after its last finished phase.
-    - ``time_budget_s``: start no new round when the last round's duration would overrun this
-      many seconds since the call began (the run then stops as if the rounds had run out).
-
-    The returned :class:`UntilResult` names the best model folder and holds the report.
-    """
-    from rft.tuning._config import TuneConfig
-    from rft.tuning._report import write_report
-
-    started = time.perf_counter()
-    if keep_if not in ("ci", "delta"):
-        raise ConfigError(f"unknown keep_if {keep_if!r}; use 'ci' or 'delta'", "keep_if")
-    if on_reject not in ("lower_lr", "stop", "continue"):
-        raise ConfigError(f"unknown on_reject {on_reject!r}; use lower_lr, stop or continue", "on_reject")
-    for name, value in (("rounds", rounds), ("steps_per_round", steps_per_round), ("max_rejects", max_rejects)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"expected a positive integer, got {value!r}", name)
-    if not 0 < lr_factor <= 1:
-        raise ConfigError(f"expected 0 < lr_factor <= 1, got {lr_factor!r}", "lr_factor")
-    if config is None:
-        config = TuneConfig()
-    elif isinstance(config, Mapping):
-        config = TuneConfig.from_dict(config)
-    target_suite = as_gate_suite(target, "target")
-    guard_suites = [as_gate_suite(g, f"guard{i + 1}") for i, g in enumerate(guards)]
-    names = [target_suite.name, *[g.name for g in guard_suites]]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"suite names must be unique, got {names}", "guards")
-    train_graders = graders if graders is not None else target_suite.graders
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    settings = {
-        "steps_per_round": steps_per_round,
-        "keep_if": keep_if,
-        "min_delta": min_delta,
-        "config": {k: v for k, v in config.to_dict().items() if k != "output_dir"},
-    }
-    fingerprint = _fingerprint(target_suite, guard_suites, settings)
-    state_path = out / _STATE
-    state: dict[str, Any] | None = None
-    if resume and state_path.is_file():
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        if state.get("fingerprint") != fingerprint:
-            raise ConfigError(
-                f"{out} holds a run with other suites or settings; pass another output_dir or resume=False",
-                "output_dir",
-            )
-        _say(progress, f"resuming {out}: {len(state['rounds'])} round(s) finished")
-    elif state_path.is_file():
-        for child in ("rounds", "baseline", "best"):
-            shutil.rmtree(out / child, ignore_errors=True)
-    if state is None:
-        state = {
-            "format": _STATE_FORMAT,
-            "fingerprint": fingerprint,
-            "start_model": None,
-            "best_dir": None,
-            "best_round": 0,
-            "lr": config.learning_rate,
-            "rejects": 0,
-            "baseline": None,
-            "pending": None,
-            "rounds": [],
-            "stopped": None,
-        }
-
-    def save_state() -> None:
-        atomic_write_text(state_path, json.dumps(state, indent=1, default=_jsonable))
-
-    from rft.models import load_model
-
-    current: tuple[Any, Any] | None = None  # (model, tokenizer) in memory, matching state["best_dir"] when set
-
-    def load_best() -> tuple[Any, Any]:
-        return load_model(state["best_dir"])
-
-    # --- the starting model: a folder we can reload after a rollback or a restart
-    if state["start_model"] is None:
-        spec = model if tokenizer is None else (model, tokenizer)
-        if isinstance(spec, (str, os.PathLike)):
-            from rft.models import default_model_dir, is_default_model_name
-
-            path = default_model_dir() if is_default_model_name(spec) else Path(spec)
-            state["start_model"] = str(path)
-        else:
-            current = load_model(spec)
-            state["start_model"] = str(_save_model(current[0], current[1], out / "baseline" / "model"))
-        state["best_dir"] = state["start_model"]
-        save_state()
-
-    # --- baseline evaluation
-    if state["baseline"] is None:
-        if current is None:
-            current = load_best()
-        _say(progress, "baseline: evaluating target and guards")
-        state["baseline"] = _evaluate_all(current, target_suite, guard_suites, out / "baseline", progress)
-        save_state()
-    baseline = state["baseline"]
-    best_scores = state["rounds"][state["best_round"] - 1]["scores"] if state["best_round"] else baseline
-
-    def reached(scores: Mapping[str, Any]) -> bool:
-        thr = target_suite.threshold
-        s = scores["target"]["score"]
-        return thr is not None and s is not None and s >= thr
-
-    if state["stopped"] is None and reached(best_scores):
-        state["stopped"] = "target threshold already met"
-        save_state()
-
-    last_round_s = 0.0
-    while state["stopped"] is None and len(state["rounds"]) < rounds:
-        r = len(state["rounds"]) + 1
-        if time_budget_s is not None and time.perf_counter() - started + last_round_s > time_budget_s:
-            state["stopped"] = f"time budget of {time_budget_s:.0f}s would be exceeded by round {r}"
-            save_state()
-            break
-        round_start = time.perf_counter()
-        rdir = out / "rounds" / f"round_{r:03d}"
-        pending = state["pending"] if state["pending"] and state["pending"]["round"] == r else None
-        if pending is None:
-            if current is None:
-                current = load_best()
-            _say(progress, f"round {r}: training {steps_per_round} steps at lr {state['lr']:.3g}")
-            from rft.tuning._tune import tune
-
-            run_config = config.replace(
-                max_steps=steps_per_round,
-                learning_rate=state["lr"],
-                seed=config.seed + r,
-                output_dir=str(rdir / "train"),
-                preflight=False,
-            )
-            t0 = time.perf_counter()
-            result = tune(current, train_data, train_graders, run_config, weights=weights, progress=progress)
-            train_seconds = time.perf_counter() - t0
-            model_dir = _save_model(result.model, result.tokenizer, rdir / "model")
-            current = None  # training changed the weights in memory; the best model is on disk
-            pending = {
-                "round": r,
-                "model_dir": str(model_dir),
-                "rewards": {k: [list(p) for p in v] for k, v in result.reward_curves().items()},
-                "train_seconds": train_seconds,
-                "steps": result.steps,
-            }
-            state["pending"] = pending
-            save_state()
-            trained: tuple[Any, Any] | None = (result.model, result.tokenizer)
-        else:
-            trained = None
-        if trained is None:
-            trained = load_model(pending["model_dir"])
-        _say(progress, f"round {r}: evaluating")
-        t0 = time.perf_counter()
-        scores = _evaluate_all(trained, target_suite, guard_suites, rdir, progress)
-        eval_seconds = time.perf_counter() - t0
-        kept, reason, comparison = _decide(
-            scores, best_scores, baseline, target_suite, guard_suites, keep_if, min_delta, seed=config.seed + r
-        )
-        record = RoundResult(
-            round=r,
-            lr=state["lr"],
-            steps=pending["steps"],
-            kept=kept,
-            reason=reason,
-            target={**_public(scores["target"]), **{f"vs_best_{k}": v for k, v in comparison.items()}},
-            guards={name: _public(s) for name, s in scores["guards"].items()},
-            rewards=pending["rewards"],
-            train_seconds=pending["train_seconds"],
-            eval_seconds=eval_seconds,
-        ).to_dict()
-        record["scores"] = scores
-        record["model_dir"] = pending["model_dir"]
-        _say(progress, f"round {r}: {'KEPT' if kept else 'rolled back'}: {reason}")
-        state["rounds"].append(record)
-        state["pending"] = None
-        if kept:
-            old_best = state["best_dir"]
-            state["best_dir"] = pending["model_dir"]
-            state["best_round"] = r
-            state["rejects"] = 0
-            best_scores = scores
-            current = trained
-            if not keep_rejected and old_best and old_best != state["start_model"]:
-                record["replaced"] = old_best  # deleted below, once the state no longer needs it
-            if reached(scores):
-                state["stopped"] = f"target threshold {target_suite.threshold:g} reached"
-        else:
-            state["rejects"] += 1
-            current = None
-            if on_reject == "stop":
-                state["stopped"] = "round rejected and on_reject='stop'"
-            elif state["rejects"] >= max_rejects:
-                state["stopped"] = f"{state['rejects']} rejected rounds in a row (max_rejects={max_rejects})"
-            elif on_reject == "lower_lr":
-                state["lr"] = state["lr"] * lr_factor
-        save_state()
-        if not keep_rejected:
-            doomed = record.get("replaced") if kept else pending["model_dir"]
-            if doomed:
-                shutil.rmtree(doomed, ignore_errors=True)
-        last_round_s = time.perf_counter() - round_start
-    if state["stopped"] is None:
-        state["stopped"] = f"{rounds} rounds done"
-        save_state()
-
-    # --- the best model under a stable name, and the report
-    best = out / "best"
-    marker = best / "rft_source.txt"
-    if not (marker.is_file() and marker.read_text().strip() == state["best_dir"]):
-        if current is None:
-            current = load_best()
-        _save_model(current[0], current[1], best)
-        (best / "rft_source.txt").write_text(state["best_dir"] + "\n")
-    final = state["rounds"][state["best_round"] - 1]["scores"] if state["best_round"] else baseline
-    report, files = write_report(state, final, target_suite, guard_suites, out)
-    _say(progress, f"done ({state['stopped']}): report in {files.get('markdown')}")
-    return UntilResult(
-        best_model_dir=str(best),
-        best_round=state["best_round"],
-        baseline={"target": _public(baseline["target"]), "guards": {k: _public(v) for k, v in baseline["guards"].items()}},
-        final={"target": _public(final["target"]), "guards": {k: _public(v) for k, v in final["guards"].items()}},
-        rounds=[RoundResult(**{k: v for k, v in rec.items() if k in {f.name for f in dataclasses.fields(RoundResult)}}) for rec in state["rounds"]],
-        stopped=state["stopped"],
-        report=report,
-        files=files,
-    )
-
-
-def _evaluate_all(
-    pair: tuple[Any, Any], target: GateSuite, guards: Sequence[GateSuite], folder: Path, progress: bool
-) -> dict[str, Any]:
-    model, tokenizer = pair
-    rep = target.evaluate(model, tokenizer, folder / "target", progress=progress)
-    scores = {"target": _suite_scores(target, rep, folder / "target"), "guards": {}}
-    for g in guards:
-        grep = g.evaluate(model, tokenizer, folder / f"guard_{g.name}", progress=progress)
-        scores["guards"][g.name] = _suite_scores(g, grep, folder / f"guard_{g.name}")
-    return scores
-
-
-def _decide(
-    scores: Mapping[str, Any],
-    best: Mapping[str, Any],
-    baseline: Mapping[str, Any],
-    target: GateSuite,
-    guards: Sequence[GateSuite],
-    keep_if: str,
-    min_delta: float,
-    *,
-    seed: int,
-) -> tuple[bool, str, dict[str, Any]]:
-    comparison = _compare_reports(best["target"], scores["target"], target.grader_name, seed=seed)
-    delta = comparison["delta"]
-    if delta is None:
-        return False, "no target item was scored in both evaluations", comparison
-    if keep_if == "ci":
-        improved = comparison["ci_low"] is not None and comparison["ci_low"] > 0 and delta > min_delta
-        why = f"target {target.grader_name} {target.metric} {delta:+.3f} (95% CI {comparison['ci_low']:+.3f}..{comparison['ci_high']:+.3f})"
-    else:
-        improved = delta > 0 and delta >= min_delta
-        why = f"target {target.grader_name} {target.metric} {delta:+.3f} (min_delta {min_delta:g})"
-    problems = []
-    for g in guards:
-        now = scores["guards"][g.name]["score"]
-        base = baseline["guards"][g.name]["score"]
-        if base is None:
-            continue
-        if now is None or now < base - g.tolerance - 1e-12:
-            problems.append(f"guard {g.name} {g.metric} {base:.3f} -> {now if now is None else round(now, 3)} (tolerance {g.tolerance:g})")
-    if not improved:
-        return False, f"{why}: not an improvement", comparison
-    if problems:
-        return False, f"{why}, but " + "; ".join(problems), comparison
-    return True, why + ("; guards within tolerance" if guards else ""), comparison
-
-
-def _compare_reports(before: Mapping[str, Any], after: Mapping[str, Any], grader: str, *, seed: int) -> dict[str, Any]:
-    """The target's change, from the evaluation module's paired comparison of the saved reports
-    (per-item mean score: the pass rate for pass/fail graders); per-item scores held in the state
-    stand in when a report file is missing."""
-    paths = [before.get("report"), after.get("report")]
-    if all(p and Path(p).is_file() for p in paths):
-        from rft.eval._compare import compare
-
-        d = compare(paths[0], paths[1], graders=[grader], seed=seed)[grader]
-        return {"delta": d.delta, "ci_low": d.ci_low, "ci_high": d.ci_high, "n": d.n_paired}
-    return compare_scores(before["per_item"], after["per_item"], seed=seed)
+def _delta_dict(d: Any) -> dict[str, Any]:
+    keys = ("grader", "metric", "n_paired", "before", "after", "delta", "ci_low", "ci_high", "sd_diff", "verdict",
+            "method", "level", "unpaired")
+    out = {k: getattr(d, k, None) for k in keys}
+    out.update(n_fixed=len(d.fixed), n_broken=len(d.broken))
+    return out
 
 
 def _public(scores: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in scores.items() if k != "per_item"}
+    return {k: v for k, v in scores.items() if k != "graders"}
+
+
+def _round_result(rec: Mapping[str, Any]) -> RoundResult:
+    return RoundResult(**{k: v for k, v in rec.items() if k in {f.name for f in dataclasses.fields(RoundResult)}})
+
+
+def _digest(rows: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:
@@ -608,11 +731,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     raise TypeError(f"cannot write {type(value).__name__} to state.json")
-
-
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        print(f"[tune_until] {text}", flush=True)
-
-
-_ = DataError  # re-exported errors live in rft._errors

@@ -1,8 +1,9 @@
-"""tune_until: the keep/rollback decision, rollback on the real loop, resume after SIGKILL."""
+"""tune_until: both gates, the power check, the pre-flight, rollback, repair and resume after SIGKILL."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -15,47 +16,123 @@ import pytest
 pytest.importorskip("trl")
 
 import rft
-from rft.tuning._until import GateSuite, _decide, compare_scores, tune_until
+from rft import Grade
+from rft.eval import ItemResult, Report
+from rft.tuning._plan import check_power
+from rft.tuning._suites import as_tune_suite
+from rft.tuning._until import UntilOptions, judge_round, tune_until
 
 ROWS = [{"id": i, "prompt": f"Say {i}", "answer": str(i)} for i in range(6)]
 
 
-def _scores(target, guard=None):
-    """Per-item target scores (and a guard score) in the shape _decide reads."""
-    per_item = {str(i): float(v) for i, v in enumerate(target)}
-    out = {"target": {"score": sum(target) / len(target), "per_item": per_item}, "guards": {}}
-    if guard is not None:
-        out["guards"]["g"] = {"score": guard, "per_item": {}}
-    return out
+def _suite(name, **gate):
+    return as_tune_suite({"name": name, "data": ROWS, "graders": [rft.StringCheck(name=f"{name}_check", reference="x")],
+                          **gate}, name)
 
 
-def _suite(name, **kw):
-    return GateSuite(name, ROWS, [rft.StringCheck(name=f"{name}_check", reference="x")], **kw)
+def _scores(tmp_path, tag, name, values):
+    """A saved report of per-item 0/1 results, in the shape the gates read."""
+    grader = f"{name}_check"
+    items = [ItemResult(i, i, "", ["x"], {grader: [Grade(float(v), bool(v))]}) for i, v in enumerate(values)]
+    path = Report(items, [grader]).save(tmp_path / tag / name / "report.json")
+    return {"report": str(path), "score": sum(values) / len(values) if values else None}
+
+
+def _round(tmp_path, tag, target, guard):
+    return {"target": _scores(tmp_path, tag, "t", target), "guards": {"g": _scores(tmp_path, tag, "g", guard)}}
+
+
+BIG_GUARD = [1] * 150 + [0] * 50  # 200 items, pass rate 0.75
+# Four items of 200 fail afterwards and none is fixed: -0.02, and the paired interval is tight.
+BIG_GUARD_SLIP = [1] * 146 + [0] * 54
+# Two of 20 slip: the same sort of drop, but 20 items cannot bound it.
+SMALL_GUARD, SMALL_GUARD_SLIP = [1] * 15 + [0] * 5, [1] * 13 + [0] * 7
 
 
 @pytest.mark.parametrize(
-    "before, after, guard_before, guard_after, keep_if, min_delta, kept, why",
+    "before, after, guard_before, guard_after, options, kept, why",
     [
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, 0.9, 0.9, "ci", 0.0, True, "CI", id="clear gain, guard flat: keep"),
-        pytest.param([0] * 20, [1] + [0] * 19, 0.9, 0.9, "ci", 0.0, False, "not an improvement", id="one item better: CI includes 0"),
-        pytest.param([0] * 20, [1] + [0] * 19, 0.9, 0.9, "delta", 0.0, True, "min_delta", id="delta rule keeps any gain"),
-        pytest.param([0] * 20, [1] + [0] * 19, 0.9, 0.9, "delta", 0.1, False, "not an improvement", id="gain below min_delta"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, 0.9, 0.8, "ci", 0.0, False, "guard g", id="guard beyond tolerance: roll back"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, 0.9, 0.86, "ci", 0.0, True, "within tolerance", id="guard drop inside tolerance"),
-        pytest.param([1] * 20, [1] * 20, 0.9, 0.9, "delta", 0.0, False, "not an improvement", id="no change is not a gain"),
+        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, BIG_GUARD, {}, True, "improved (holds)",
+                     id="clear gain, guard flat: keep"),
+        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {}, False, "not improved (fails)",
+                     id="one item better: CI includes 0"),
+        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {"keep_if": "delta"}, True, "holds: delta rule",
+                     id="delta rule keeps any gain"),
+        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {"keep_if": "delta", "min_delta": 0.1}, False,
+                     "fails: delta rule", id="gain below min_delta"),
+        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, [0] * 200, {}, False, "not non-inferior",
+                     id="guard collapses: roll back"),
+        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, BIG_GUARD_SLIP, {}, True, "non-inferior at tolerance 0.05",
+                     id="small drop on a big guard: non-inferior"),
+        pytest.param([0] * 20, [1] * 10 + [0] * 10, SMALL_GUARD, SMALL_GUARD_SLIP, {}, False, "not non-inferior",
+                     id="same drop on 20 items cannot be bounded: rejected"),
+        pytest.param([0] * 20, [1] * 10 + [0] * 10, SMALL_GUARD, SMALL_GUARD_SLIP, {"guard_rule": "lenient"}, False,
+                     "within tolerance (point estimate)", id="lenient rule reads the point estimate only"),
+        pytest.param([1] * 20, [1] * 20, BIG_GUARD, BIG_GUARD, {"keep_if": "delta"}, False, "fails", id="no change is not a gain"),
     ],
 )
-def test_decide(before, after, guard_before, guard_after, keep_if, min_delta, kept, why):
+def test_gates(tmp_path, before, after, guard_before, guard_after, options, kept, why):
     target, guard = _suite("t"), _suite("g", tolerance=0.05)
-    best = _scores(before, guard_before)
-    ok, reason, cmp = _decide(_scores(after, guard_after), best, best, target, [guard], keep_if, min_delta, seed=0)
-    assert ok is kept and why in reason
-    assert cmp["n"] == 20
+    base = _round(tmp_path, "base", before, guard_before)
+    new = _round(tmp_path, "new", after, guard_after)
+    t, g, target_ok, failing = judge_round(target, [guard], base, base, new, UntilOptions(**options))
+    assert (target_ok and not failing) is kept
+    assert why in t["describe"] + " " + g["g"]["describe"]
+    assert t["vs_best"]["n_paired"] == 20
+    # The record carries the numbers the decision used.
+    assert g["g"]["vs_baseline"]["metric"] == "pass_rate" and g["g"]["tolerance"] == 0.05
 
 
-def test_compare_scores_pairs_by_item():
-    r = compare_scores({"a": 1.0, "b": 0.0}, {"b": 1.0, "c": 1.0})
-    assert r["n"] == 1 and r["delta"] == 1.0
+def test_lenient_and_noninferior_disagree_on_a_small_guard(tmp_path):
+    """The same 2-of-20 slip (-0.10 point estimate) at tolerance 0.1: lenient passes, non-inferiority cannot."""
+    target, guard = _suite("t"), _suite("g", tolerance=0.1)
+    base = _round(tmp_path, "base", [0] * 20, SMALL_GUARD)
+    new = _round(tmp_path, "new", [1] * 20, SMALL_GUARD_SLIP)
+    for rule, holds in (("lenient", True), ("noninferior", False)):
+        _, g, _, failing = judge_round(target, [guard], base, base, new, UntilOptions(guard_rule=rule))
+        assert g["g"]["holds"] is holds and (failing == []) is holds
+        assert g["g"]["vs_baseline"]["delta"] == pytest.approx(-0.1)
+
+
+def test_power_warning_matches_a_hand_computation(tmp_path):
+    """40 guard items, 12 passing, tolerance 0.1, 95% confidence, 80% power."""
+    target, guard = _suite("t"), _suite("g", tolerance=0.1)
+    baseline = _round(tmp_path, "base", [0, 1] * 20, [1] * 12 + [0] * 28)
+    [t, g] = check_power(target, [guard], baseline, UntilOptions())
+    # By hand: the SD of 12 ones among 40 is sqrt(40/39 * 0.3 * 0.7) = 0.4641; the Agresti-Coull floor
+    # is p~ = 14/44, sqrt(p~ (1 - p~)) = 0.4658, the larger one plans. z_0.975 + z_0.8 = 1.95996 + 0.84162.
+    sd = math.sqrt(14 / 44 * 30 / 44)
+    resolvable = (1.959964 + 0.841621) * sd / math.sqrt(40)
+    assert g["sd_diff"] == pytest.approx(sd, abs=1e-6)
+    assert g["resolvable"] == pytest.approx(resolvable, abs=1e-5) and round(resolvable, 3) == 0.206
+    assert g["ok"] is False and g["role"] == "guard"
+    assert g["items_needed"] == math.ceil(((1.959964 + 0.841621) * sd / 0.1) ** 2) == 171
+    assert "171 items" in g["advice"] and "0.206" in g["advice"]
+    assert t["role"] == "target" and t["ok"] is True and "can show a gain of" in t["advice"]
+
+
+def test_power_check_refuses_before_training(tmp_path, tiny_model_path):
+    guard = {"name": "small", "data": ROWS, "graders": [rft.StringCheck(name="is_x", reference="x", operation="ne")],
+             "max_new_tokens": 2, "tolerance": 0.02}
+    target = {"name": "t", "data": ROWS, "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")],
+              "max_new_tokens": 2}
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=2, preflight=False)
+    with pytest.raises(rft.ConfigError, match="cannot resolve its tolerance") as err:
+        tune_until(str(tiny_model_path), ROWS, target, [guard], config=config, power_check="refuse",
+                   output_dir=tmp_path / "run", progress=False)
+    assert "items" in str(err.value) and "raise the tolerance" in str(err.value)
+    assert not (tmp_path / "run" / "rounds").exists()  # refused before any training
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert [p["ok"] for p in state["power"]] == [True, False]
+
+
+def test_preflight_runs_first_and_stops_a_run_without_signal(tmp_path, tiny_model_path):
+    never = rft.StringCheck(name="never", reference="IMPOSSIBLE", operation="like")
+    target = {"name": "t", "data": ROWS, "graders": [never], "max_new_tokens": 2}
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=2)
+    with pytest.raises(rft.NoSignalError):
+        tune_until(str(tiny_model_path), ROWS, target, config=config, output_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "baseline" / "target").exists()  # nothing evaluated, nothing trained
 
 
 def test_rollback_restores_the_best_model_lowers_the_lr_and_stops(tmp_path, tiny_model_path):
@@ -68,21 +145,57 @@ def test_rollback_restores_the_best_model_lowers_the_lr_and_stops(tmp_path, tiny
     guard = {"name": "guard", "data": ROWS, "graders": [rft.StringCheck(name="no_zzz", reference="zzz", operation="ne")],
              "max_new_tokens": 4, "tolerance": 0.0}
     varied = rft.StringCheck(name="has_e", reference="e", operation="ilike")
-    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05)
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05,
+                            preflight=False)
     result = tune_until(str(tiny_model_path), ROWS, never, [guard], graders=[varied], rounds=4, steps_per_round=1,
                         config=config, keep_if="delta", on_reject="lower_lr", lr_factor=0.5, max_rejects=2,
                         output_dir=tmp_path / "run", progress=False)
     assert [r.kept for r in result.rounds] == [False, False]
     assert [r.lr for r in result.rounds] == [0.05, 0.025]
     assert result.best_round == 0 and "2 rejected rounds" in result.stopped
+    assert "No round improved the target" in result.verdict
     best, _ = result.load_model()
     start, _ = load_model(tiny_model_path)
     assert all(torch.equal(a, b) for a, b in zip(best.state_dict().values(), start.state_dict().values()))
     for kind in ("json", "markdown", "html", "plot"):
         assert os.path.getsize(result.files[kind]) > 100
     saved = json.loads(open(result.files["json"]).read())
-    assert saved["rounds"][0]["kept"] is False and "not an improvement" in saved["rounds"][0]["reason"]
+    assert saved["rounds"][0]["kept"] is False and saved["rounds"][0]["target"]["holds"] is False
     assert not (tmp_path / "run" / "rounds" / "round_001" / "model").exists()  # rejected weights deleted
+
+
+def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_model_path):
+    """Training the tiny model away from digits lifts the target and breaks a guard that wants digits."""
+    say = [{"id": i, "prompt": f"Say {i}"} for i in range(12)]
+    tell = [{"id": i, "prompt": f"Tell {i}"} for i in range(12)]
+    target = {"name": "words", "data": say, "max_new_tokens": 6,
+              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
+    guard = {"name": "digits", "data": tell, "max_new_tokens": 6, "tolerance": 0.1,
+             "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
+    config = rft.TuneConfig(num_generations=4, per_device_train_batch_size=8, max_completion_length=6, learning_rate=0.05,
+                            preflight=False)
+    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=2, steps_per_round=4, config=config,
+                        output_dir=tmp_path / "run", progress=False)
+    first, second = result.rounds
+    # Round 1: the target is superior, the guard is not non-inferior: rejected.
+    assert first.target["holds"] is True and first.target["vs_best"]["ci_low"] > 0
+    assert first.guards["digits"]["holds"] is False and first.kept is False
+    assert first.guards["digits"]["vs_baseline"]["ci_low"] < -0.1
+    # The replay remedy is applied: round 2 trains on the guard's prompts, its grader rewarding them
+    # (visible in TRL's logs under its own name), the target's grader only the target's rows.
+    assert first.remedy == [] and second.remedy and second.remedy[0].startswith("replay digits")
+    assert second.rewards["has_digit"] and second.rewards["no_digit"]
+    assert "has_digit" not in first.rewards
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["remedies"][0]["kind"] == "replay" and state["remedies"][0]["guards"] == ["digits"]
+    # The report shows the rejected attempt, the remedy and what it did.
+    md = open(result.files["markdown"]).read()
+    assert "rolled back" in md and "## Remedies tried" in md and "after round 1: replay digits" in md
+    assert "not non-inferior at tolerance 0.1" in md
+    report = json.loads(open(result.files["json"]).read())
+    assert report["remedies"][0]["effect"][0]["guard"] == "digits"
+    assert report["remedies"][0]["effect"][0]["after"] != "not tried (no round left)"
+    assert "replay" in open(result.files["html"]).read()
 
 
 _SCRIPT = """
@@ -91,7 +204,8 @@ from rft.tuning._until import tune_until
 rows = [{"id": i, "prompt": f"Say {i}"} for i in range(4)]
 target = {"name": "t", "data": rows, "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")],
           "max_new_tokens": 4}
-config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05)
+config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05,
+                        preflight=False)
 r = tune_until(sys.argv[1], rows, target, rounds=3, steps_per_round=1, config=config, keep_if="delta",
                on_reject="continue", max_rejects=5, output_dir=sys.argv[2], progress=True)
 print("ROUNDS", len(r.rounds), flush=True)
@@ -128,15 +242,28 @@ def test_resume_after_sigkill_redoes_no_finished_work(tmp_path, tiny_model_path)
     assert "ROUNDS 3" in done.stdout
     after = json.loads(state.read_text())
     assert after["rounds"][0] == before["rounds"][0]  # finished work kept as it was
+    assert after["power"] == before["power"]  # the power check is not repeated either
     assert (baseline_results.stat().st_mtime_ns, baseline_results.stat().st_size) == stamp
     assert (out / "best" / "config.json").is_file() and (out / "report.md").is_file()
 
 
-def test_an_eval_suite_is_accepted_as_a_gate():
-    from rft.tuning._until import as_gate_suite
-
+def test_an_eval_suite_or_a_suite_file_is_accepted(tmp_path):
     suite = rft.Suite.from_dict({"name": "s", "data": ROWS, "graders": [{"type": "string_check", "name": "m", "reference": "x"}],
                                  "generation": {"max_new_tokens": 7, "temperature": 0}, "limit": 3})
-    gate = as_gate_suite(suite, "target")
-    assert (gate.name, gate.grader_name, gate.max_new_tokens, gate.limit) == ("s", "m", 7, 3)
-    assert len(gate.rows()) == 3
+    gate = as_tune_suite(suite, "target")
+    assert (gate.name, gate.grader, gate.generation()["max_new_tokens"], len(gate.rows())) == ("s", "m", 7, 3)
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    (tmp_path / "guard.yaml").write_text(
+        "name: g\ndata: rows.jsonl\ngraders: [{type: string_check, name: m, reference: x}]\nlimit: 2\n"
+    )
+    from_file = as_tune_suite(str(tmp_path / "guard.yaml"), "guard1")
+    assert (from_file.name, len(from_file.rows()), from_file.metric) == ("g", 2, "pass_rate")
+
+
+def test_bad_gate_settings_name_the_suite():
+    with pytest.raises(rft.ConfigError, match="grader 'nope' is not one of"):
+        _suite("g", grader="nope")
+    with pytest.raises(rft.ConfigError, match="unknown metric"):
+        _suite("g", metric="median")
+    with pytest.raises(rft.ConfigError, match="unknown guard_rule"):
+        UntilOptions(guard_rule="optimistic")
