@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rft._errors import ConfigError
 
 __all__ = ["catalogue_dirs", "catalogue_entry", "catalogue_path", "list_catalogue", "read_config_file"]
@@ -70,8 +72,6 @@ def read_config_file(path: str | os.PathLike[str]) -> Any:
     try:
         if path.suffix == ".json":
             return json.loads(text)
-        import yaml  # third-party, and most runs read no YAML: loaded on first use
-
         return yaml.safe_load(text)
     except (ValueError, Exception) as exc:  # yaml.YAMLError and json.JSONDecodeError
         kind = "JSON" if path.suffix == ".json" else "YAML"

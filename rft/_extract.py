@@ -51,6 +51,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import re2
+import regex
+
 from rft._errors import ConfigError
 
 __all__ = [
@@ -229,8 +232,6 @@ def compile_re2(pattern: str, field: str = "pattern") -> Any:
     lookaround), and what to do.
     """
     global _RE2_OPTIONS
-    import re2
-
     if not isinstance(pattern, str):
         raise ConfigError(f"expected a regular expression string, got {type(pattern).__name__} {pattern!r}", field)
     if _RE2_OPTIONS is None:
@@ -241,8 +242,6 @@ def compile_re2(pattern: str, field: str = "pattern") -> Any:
         return re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        import regex
-
         try:
             regex.compile(pattern)
         except regex.error as exc2:

@@ -23,11 +23,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from rft import __version__
+from rft._cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from rft._deps import missing_dependency
+from rft._errors import RftError
+
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 #: Modules that each contribute subcommands through ``register(subparsers)``.
 _COMMANDS: tuple[str, ...] = (
@@ -42,8 +44,6 @@ _COMMANDS: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rft import __version__
-
     parser = argparse.ArgumentParser(
         prog="rft",
         description="Grade, evaluate and tune language models with pluggable graders.",
@@ -58,8 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    from rft._errors import RftError
-
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -71,8 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rft {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ImportError as exc:  # an optional package is missing where no require() named it first
-        from rft._deps import missing_dependency
-
         if (exc.name or "").split(".")[0] == "rft":
             raise  # a broken rft install or a bug: the traceback is the useful report
         if isinstance(exc, ModuleNotFoundError) and exc.name:

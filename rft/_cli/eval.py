@@ -22,7 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+from rft._errors import RftError
+from rft.eval import Outputs, Suite, evaluate
 
 __all__ = ["register", "run_eval", "run_test"]
 
@@ -84,8 +88,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rft.eval import Outputs, evaluate
-
     target: Any = Outputs(args.outputs, field=args.output_field) if args.outputs else (args.model or "default")
     report = evaluate(
         target,
@@ -116,11 +118,6 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from rft._errors import RftError
-    from rft.eval import Suite
-
     passed = failed = errors = 0
     for path in args.suites:
         try:

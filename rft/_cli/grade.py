@@ -24,6 +24,9 @@ import json
 import sys
 from typing import Any
 
+from rft._data import write_jsonl
+from rft.eval import Outputs, Suite, Threshold
+
 __all__ = ["register", "run"]
 
 _DESCRIPTION = """\
@@ -88,9 +91,6 @@ def _fraction(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rft._data import write_jsonl
-    from rft.eval import Outputs, Suite, Threshold
-
     outputs = (
         Outputs(args.outputs, field=args.output_field, id_field=args.id_field)
         if args.outputs

@@ -8,6 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rft._catalogue import catalogue_entry, catalogue_path, list_catalogue, read_config_file
+from rft._data import load_rows
+from rft._errors import ConfigError
+from rft.eval._checks import check_examples, check_rows, grader_item_fields, row_problems
+from rft.graders._registry import load_grader
+
 __all__ = ["register", "run_graders", "run_validate"]
 
 #: Problems printed before the rest are only counted.
@@ -45,8 +51,6 @@ def _summary_line(description: Any) -> str:
 
 
 def run_graders(args: argparse.Namespace) -> int:
-    from rft._catalogue import catalogue_entry, catalogue_path, list_catalogue
-
     if args.name:
         path = catalogue_path(args.name)
         if path is None:
@@ -71,9 +75,6 @@ def run_graders(args: argparse.Namespace) -> int:
 
 def _raw_config(spec: str) -> Any:
     """The grader file behind ``spec`` (for its examples), or None for an unknown spec."""
-    from rft._catalogue import catalogue_path
-    from rft.graders._registry import read_config_file
-
     path = Path(spec)
     if not path.is_file():
         if os.sep in spec or path.suffix in (".yaml", ".yml", ".json"):
@@ -86,11 +87,6 @@ def _raw_config(spec: str) -> Any:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from rft._data import load_rows
-    from rft._errors import ConfigError
-    from rft.eval._checks import check_examples, check_rows, grader_item_fields, row_problems
-    from rft.graders._registry import load_grader
-
     grader = load_grader(args.grader, trust_code=args.trust_code)
     fields = ["item." + ".".join(path) for path in grader_item_fields(grader)]
     print(f"grader {grader.name!r} (type {grader.type}) builds")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rft.judge._server import make_server
+
 __all__ = ["register", "run"]
 
 
@@ -28,8 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rft.judge._server import make_server
-
     server = make_server(args.model, host=args.host, port=args.port, batch_size=args.batch_size,
                          max_new_tokens=args.max_new_tokens, served_name=args.served_name)
     # The first stdout line is the base URL: scripts (and our tests) read it to find a port-0 server.

@@ -35,9 +35,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rft._catalogue import read_config_file
+from rft._cli import EXIT_FAILED, EXIT_OK
 from rft._errors import ConfigError
-from rft.cli import EXIT_FAILED, EXIT_OK
-from rft.eval._suite import resolve_path
+from rft.eval._evaluate import load_graders
+from rft.eval._suite import Suite, resolve_path
+from rft.models import is_default_model_name, is_tiny_model_name
+from rft.tuning import NoSignalError, TuneConfig, preflight
+from rft.tuning._rewards import reward_functions, reward_weights
+from rft.tuning._suites import as_tune_suite
+from rft.tuning._tune import tune
+from rft.tuning._until import UntilOptions, tune_until
 
 __all__ = ["load_tune_config", "register", "run_tune"]
 
@@ -63,8 +71,6 @@ def register(subparsers: Any) -> None:
 
 def _until_keys() -> set[str]:
     """The ``until:`` keys: the fields of tune_until's options, so the two cannot drift apart."""
-    from rft.tuning._until import UntilOptions
-
     return {f.name for f in dataclasses.fields(UntilOptions)}
 
 
@@ -73,8 +79,6 @@ def load_tune_config(path: str | Path) -> dict[str, Any]:
 
     Errors are :class:`~rft.ConfigError` naming the file and the key.
     """
-    from rft.graders._registry import read_config_file
-
     try:
         return _load(read_config_file(path), Path(path).absolute().parent)
     except ConfigError as exc:
@@ -125,8 +129,6 @@ def _file(value: Any, base: Path, where: str) -> Any:
 
 
 def _model(value: Any, base: Path) -> Any:
-    from rft.models import is_default_model_name, is_tiny_model_name
-
     if not isinstance(value, str) or is_default_model_name(value) or is_tiny_model_name(value):
         return value
     path = resolve_path(value, base)
@@ -148,8 +150,6 @@ def _grader_specs(graders: Any, base: Path) -> Any:
 
 def _suite_spec(spec: Any, base: Path, where: str) -> Any:
     """A target or guard: a suite file (read with its own folder as the base) or an inline dict."""
-    from rft.eval._suite import Suite
-
     if isinstance(spec, str):
         return Suite.load(resolve_path(spec, base))
     if not isinstance(spec, Mapping):
@@ -174,11 +174,6 @@ def _check(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Build everything the run will build (graders, weights, the ``until`` options, the target and
     guard suites), so that a mistake anywhere in the config stops the run before the pre-flight or
     any training. Returns the built suites (``target``, ``guards``) for tune_until to reuse."""
-    from rft.eval._evaluate import load_graders
-    from rft.tuning._rewards import reward_functions, reward_weights
-    from rft.tuning._suites import as_tune_suite
-    from rft.tuning._until import UntilOptions
-
     load_graders(spec["graders"])
     reward_weights(reward_functions(spec["graders"]), spec.get("weights"))
     if "target" not in spec:
@@ -211,10 +206,6 @@ def _started(output_dir: Path) -> dict[str, Any] | None:
 
 
 def run_tune(args: argparse.Namespace) -> int:
-    from rft.tuning import NoSignalError, TuneConfig, preflight
-    from rft.tuning._tune import tune
-    from rft.tuning._until import tune_until
-
     spec = load_tune_config(args.config)
     try:
         config = TuneConfig.from_dict(spec.get("config") or {})

@@ -30,6 +30,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from rft import __version__
+from rft._data import load_rows
 from rft._errors import ConfigError
 from rft._grade import Grade
 from rft.eval._checks import check_rows
@@ -38,6 +40,7 @@ from rft.eval._report import ItemResult, Report
 from rft.eval._store import ResultStore
 from rft.eval._targets import GenerationParams, Outputs, Target, as_target
 from rft.graders._base import Grader
+from rft.graders._registry import load_grader
 
 __all__ = ["evaluate", "load_graders"]
 
@@ -48,8 +51,6 @@ FIRST_BATCH = 8
 def load_graders(graders: Any, *, trust_code: bool = False) -> list[Grader]:
     """Graders from one grader, a list (Grader objects, config dicts, files, catalogue names), or a
     ``{name: spec}`` mapping. Names must be unique: they key the results."""
-    from rft.graders._registry import load_grader
-
     if isinstance(graders, (Grader, str, os.PathLike)):
         specs: list[tuple[str | None, Any]] = [(None, graders)]
     elif isinstance(graders, Mapping) and "type" in graders:
@@ -307,8 +308,6 @@ def evaluate(
     Generation is batched (similar lengths together); ``temperature=0`` is greedy. Sampling
     settings and the seed are recorded in ``report.meta``.
     """
-    from rft._data import load_rows
-
     if isinstance(samples_per_item, bool) or not isinstance(samples_per_item, int) or samples_per_item < 1:
         raise ConfigError(f"expected an integer >= 1, got {samples_per_item!r}", "samples_per_item")
     params = GenerationParams(
@@ -354,8 +353,6 @@ def evaluate(
 
 
 def _meta(run: _Run, data: Any, out: Any, fingerprint: Mapping[str, Any], *, elapsed: float) -> dict[str, Any]:
-    from rft import __version__
-
     tgt = run.target
     return {
         "rft_version": __version__,

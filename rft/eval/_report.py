@@ -38,6 +38,7 @@ from typing import Any
 from rft._errors import ConfigError, DataError
 from rft._grade import Grade
 from rft.eval._stats import clustered_interval, pass_at_k_values
+from rft.eval._store import REPORT, atomic_write_text
 
 __all__ = ["METRICS", "GraderStats", "ItemResult", "Report", "load_report"]
 
@@ -387,8 +388,6 @@ class Report:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the report as JSON, atomically. A folder path gets ``report.json`` inside it."""
-        from rft.eval._store import REPORT, atomic_write_text
-
         path = Path(path)
         if path.is_dir() or not path.suffix:
             path = path / REPORT

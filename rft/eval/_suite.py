@@ -38,13 +38,19 @@ True
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rft._catalogue import read_config_file
+from rft._data import load_rows
 from rft._errors import ConfigError, SuiteFailed
-from rft.eval._report import Report, _text_table
+from rft.eval._compare import compare
+from rft.eval._evaluate import evaluate, load_graders
+from rft.eval._report import Report, _text_table, load_report
+from rft.models import is_default_model_name, is_tiny_model_name
 
 __all__ = ["Check", "Suite", "SuiteFailed", "SuiteResult", "Threshold", "resolve_path", "run_suite"]
 
@@ -127,8 +133,6 @@ class SuiteResult:
     __str__ = table
 
     def _repr_html_(self) -> str:
-        import html
-
         return f"<pre>{html.escape(self.table())}</pre>"
 
 
@@ -152,8 +156,6 @@ def resolve_path(value: str | os.PathLike[str], base: str | os.PathLike[str] | N
 
 def _is_model_name(value: str) -> bool:
     """A short model name ("default", "tiny"), which is not a path."""
-    from rft.models import is_default_model_name, is_tiny_model_name
-
     return is_default_model_name(value) or is_tiny_model_name(value)
 
 
@@ -179,8 +181,6 @@ class Suite:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Suite:
         """Read a suite file; errors name the file and the bad key."""
-        from rft.graders._registry import read_config_file
-
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"suite file {str(path)!r} does not exist ({path.absolute()})")
@@ -275,10 +275,6 @@ class Suite:
         Everything that can be checked without the model is checked first: the files exist, the
         graders build, every threshold names a grader, the baseline report loads.
         """
-        from rft.eval._compare import compare
-        from rft.eval._evaluate import evaluate, load_graders
-        from rft.eval._report import load_report
-
         try:
             graders = load_graders(self.graders, trust_code=trust_code)
             self._check_files(own_target=target is None)
@@ -293,8 +289,6 @@ class Suite:
         baseline = load_report(self.baseline) if self.baseline is not None else None
         rows: Any = self.data
         if self.split is not None:
-            from rft._data import load_rows
-
             rows = [r for r in load_rows(self.data) if r.get("split") == self.split]
             if not rows:
                 raise ConfigError(f"no row has split {self.split!r}", "split")

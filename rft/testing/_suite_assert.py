@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rft._errors import SuiteFailed
+from rft.eval._suite import run_suite
+
 __all__ = ["assert_suite"]
 
 
@@ -32,9 +35,6 @@ def assert_suite(
     ``target`` overrides the suite's target (evaluate the model your test just trained). Relative
     paths inside a suite file are relative to that file's folder.
     """
-    from rft._errors import SuiteFailed
-    from rft.eval._suite import run_suite
-
     result = run_suite(suite, target=target, out=out, progress=progress, trust_code=trust_code)
     if not result.passed:
         raise SuiteFailed(result)

@@ -22,6 +22,10 @@ from typing import Any
 
 import pytest
 
+from rft._errors import SuiteFailed
+from rft.auditing import assert_audit_clean
+from rft.testing._suite_assert import assert_suite
+
 __all__ = ["pytest_addoption", "pytest_collect_file", "rft_audit", "rft_suite"]
 
 
@@ -36,8 +40,6 @@ def pytest_addoption(parser: Any) -> None:
 @pytest.fixture
 def rft_suite(request: Any, tmp_path: Path) -> Callable[..., Any]:
     """Run a suite and fail the test with its table when a threshold is not met."""
-    from rft.testing._suite_assert import assert_suite
-
     default_target = request.config.getoption("--rft-target")
 
     def run(suite: Any, *, target: Any = None, trust_code: bool = False) -> Any:
@@ -52,8 +54,6 @@ def rft_suite(request: Any, tmp_path: Path) -> Callable[..., Any]:
 @pytest.fixture
 def rft_audit() -> Callable[..., Any]:
     """``rft_audit(grader, rows, **options)``: fail the test with the audit's table when the grader can be gamed."""
-    from rft.auditing import assert_audit_clean
-
     return assert_audit_clean
 
 
@@ -73,13 +73,9 @@ class SuiteFile(pytest.File):
 
 class SuiteItem(pytest.Item):
     def runtest(self) -> None:
-        from rft.testing._suite_assert import assert_suite
-
         assert_suite(self.path, target=self.config.getoption("--rft-target"))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        from rft._errors import SuiteFailed
-
         if isinstance(excinfo.value, SuiteFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
