@@ -44,7 +44,8 @@ from typing import Any, ClassVar
 from rft._errors import ConfigError, UntrustedCodeError
 from rft._grade import Grade
 from rft._template import Batch, Template
-from rft.graders._base import Grader, Result, _AsyncCall
+from rft.graders._async import AsyncCall
+from rft.graders._base import Grader, Result
 from rft.graders._registry import register_grader
 from rft.judge._backends import SAMPLING_KEYS, JudgeRequest, backend_from_config
 from rft.judge._cache import default_cache_path, open_cache
@@ -95,7 +96,7 @@ def _message_content(message: Any, where: str) -> tuple[str, str]:
 
 
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class _Judge(_AsyncCall, Grader):
+class _Judge(AsyncCall, Grader):
     """Machinery shared by the judge graders (not registered itself)."""
 
     #: Changes whenever prompts or parsing change, so cached replies of older versions are not reused.

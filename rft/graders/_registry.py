@@ -18,12 +18,8 @@ __all__ = [
     "grader_class",
     "grader_types",
     "load_grader",
-    "read_config_file",
     "register_grader",
 ]
-
-# read_config_file lives in rft._catalogue (below this module); it is imported here under its
-# old address too, which suites and the tune command use.
 
 #: Keys a grader file may carry beside the config itself (documentation, runnable examples).
 CATALOGUE_META_KEYS = ("description", "examples")

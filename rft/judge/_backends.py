@@ -198,9 +198,6 @@ class LocalBackend(Backend):
         futures = [asyncio.wrap_future(self.submit(r)) for r in requests]
         return list(await asyncio.gather(*futures))
 
-    def complete_sync(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
-        return [f.result() for f in [self.submit(r) for r in requests]]
-
     def _work(self) -> None:
         while True:
             items = [self._queue.get()]
