@@ -19,6 +19,12 @@ A suite is YAML (or JSON)::
       answer_in_tags: {min_score: 0.5, min_pass_rate: 0.4}
     baseline: baseline/report.json    # optional saved report
     max_regression: 0.05              # optional: fail if a grader's mean drops more than this vs baseline
+    gate:                             # optional, for rft.tune_until / rft tune: how a round is judged
+      grader: answer_in_tags          #   deciding grader (default: the first)
+      metric: pass_rate               #   pass_rate or mean
+      tolerance: 0.05                 #   as a guard: the non-inferiority margin
+      threshold: 0.9                  #   as the target: stop once reached
+      replay_data: replay.jsonl       #   as a guard: rows a replay remedy may train on
 
 Every relative path in a suite file (``data``, grader files, a model folder, ``outputs``,
 ``baseline``) is relative to the folder of the suite file, wherever rft runs from
@@ -52,14 +58,50 @@ from rft.eval._evaluate import evaluate, load_graders
 from rft.eval._report import Report, _text_table, load_report
 from rft.models import is_default_model_name, is_tiny_model_name
 
-__all__ = ["Check", "Suite", "SuiteFailed", "SuiteResult", "Threshold", "resolve_path", "run_suite"]
+__all__ = ["Check", "Suite", "SuiteFailed", "SuiteGate", "SuiteResult", "Threshold", "resolve_path", "run_suite"]
 
 _THRESHOLD_KEYS = ("min_score", "min_pass_rate", "max_regression")
 _GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
 _SUITE_KEYS = (
     "name", "description", "data", "prompt_field", "id_field", "target", "samples_per_item", "generation",
-    "limit", "split", "graders", "thresholds", "baseline", "max_regression",
+    "limit", "split", "graders", "thresholds", "baseline", "max_regression", "gate",
 )
+_GATE_KEYS = ("grader", "metric", "tolerance", "threshold", "replay_data")
+
+
+@dataclasses.dataclass
+class SuiteGate:
+    """How :func:`rft.tune_until` decides on a suite (the optional ``gate:`` block of a suite file).
+
+    A target round is kept when ``grader``'s ``metric`` improved significantly; a guard holds when
+    its paired change is non-inferior at ``tolerance``; ``threshold`` (target) stops the loop once
+    reached; ``replay_data`` (guard) holds rows a replay remedy trains on instead of the suite's own.
+
+    >>> SuiteGate.from_dict({"metric": "mean", "tolerance": 0.1}, None)
+    SuiteGate(grader=None, metric='mean', tolerance=0.1, threshold=None, replay_data=None)
+    """
+
+    grader: str | None = dataclasses.field(default=None, metadata={"help": "Deciding grader (default: the first)."})
+    metric: str | None = dataclasses.field(default=None, metadata={"help": "pass_rate (default) or mean."})
+    tolerance: float | None = dataclasses.field(default=None, metadata={"help": "Guard: largest drop allowed (default 0.05)."})
+    threshold: float | None = dataclasses.field(default=None, metadata={"help": "Target: stop once the metric reaches it."})
+    replay_data: Any = dataclasses.field(default=None, metadata={"help": "Guard: rows a replay remedy trains on."})
+
+    @classmethod
+    def from_dict(cls, data: Any, base: str | os.PathLike[str] | None) -> SuiteGate:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of {', '.join(_GATE_KEYS)}, got {data!r}", "gate")
+        for key, value in data.items():
+            if key not in _GATE_KEYS:
+                raise ConfigError(f"unknown gate key {key!r}; known: {', '.join(_GATE_KEYS)}", f"gate.{key}")
+            if key in ("tolerance", "threshold") and value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                raise ConfigError(f"expected a number, got {value!r}", f"gate.{key}")
+        values = dict(data)
+        if isinstance(values.get("replay_data"), str):
+            values["replay_data"] = resolve_path(values["replay_data"], base)
+        return cls(**values)
 
 
 @dataclasses.dataclass
@@ -177,6 +219,9 @@ class Suite:
     limit: int | None = dataclasses.field(default=None, metadata={"help": "Evaluate the first N rows only."})
     split: str | None = dataclasses.field(default=None, metadata={"help": "Only rows whose 'split' field equals this."})
     source: str | None = dataclasses.field(default=None, metadata={"help": "The suite file, if any."})
+    gate: SuiteGate | None = dataclasses.field(
+        default=None, metadata={"help": "How tune_until decides on this suite (grader, metric, tolerance, threshold)."}
+    )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Suite:
@@ -254,6 +299,7 @@ class Suite:
             limit=data.get("limit"),
             split=data.get("split"),
             source=source,
+            gate=SuiteGate.from_dict(data["gate"], base) if data.get("gate") is not None else None,
         )
 
     def threshold_for(self, grader: str) -> Threshold:

@@ -254,10 +254,15 @@ def test_an_eval_suite_or_a_suite_file_is_accepted(tmp_path):
     assert (gate.name, gate.grader, gate.generation()["max_new_tokens"], len(gate.rows())) == ("s", "m", 7, 3)
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     (tmp_path / "guard.yaml").write_text(
-        "name: g\ndata: rows.jsonl\ngraders: [{type: string_check, name: m, reference: x}]\nlimit: 2\n"
+        "name: g\ndata: rows.jsonl\nlimit: 2\n"
+        "graders: [{type: string_check, name: m, reference: x}, {type: string_check, name: n, reference: y}]\n"
+        "gate: {grader: n, metric: mean, tolerance: 0.1, replay_data: rows.jsonl}\n"
     )
     from_file = as_tune_suite(str(tmp_path / "guard.yaml"), "guard1")
-    assert (from_file.name, len(from_file.rows()), from_file.metric) == ("g", 2, "pass_rate")
+    assert (from_file.name, len(from_file.rows()), from_file.grader, from_file.metric, from_file.tolerance) == (
+        "g", 2, "n", "mean", 0.1)
+    assert from_file.replay_data == str(tmp_path / "rows.jsonl")  # relative to the suite file
+    assert len(from_file.replay_rows()[0]) == 6 and from_file.replay_rows()[1] is False
 
 
 def test_bad_gate_settings_name_the_suite():
