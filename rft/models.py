@@ -237,7 +237,6 @@ def generate_counted(
     (1, True)
     """
     import torch
-    from transformers import GenerationConfig
 
     if n < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ConfigError(f"n, batch_size and max_new_tokens must be >= 1 (got {n}, {batch_size}, {max_new_tokens})")
@@ -245,17 +244,9 @@ def generate_counted(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     greedy = temperature <= 0
-    per_call = 1 if greedy else n
-    config = GenerationConfig(
-        max_new_tokens=max_new_tokens,
-        do_sample=not greedy,
-        temperature=temperature if not greedy else None,
-        top_p=top_p if not greedy else None,
-        top_k=None,
-        num_return_sequences=per_call,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    per_call = 1 if greedy else n  # greedy decoding gives n equal samples: generate one, repeat it
+    config = _generation_config(tokenizer, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                per_call=per_call)
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: -lengths[i])
     results: list[list[str]] = [[] for _ in texts]
@@ -275,14 +266,7 @@ def generate_counted(
         device = next(model.parameters()).device
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
-            enc = {k: v.to(device) for k, v in enc.items()}
-            with torch.inference_mode():
-                out = model.generate(**enc, generation_config=config)
-            new = out[:, enc["input_ids"].shape[1] :]
-            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-            stops = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
-            new_lengths = (~torch.isin(new, torch.tensor(sorted(stops), device=new.device))).sum(dim=1).tolist()
+            decoded, new_lengths = _generate_batch(model, tokenizer, [texts[i] for i in chunk], config, device)
             for j, i in enumerate(chunk):
                 got = decoded[j * per_call : (j + 1) * per_call]
                 results[i] = got * n if greedy else got
@@ -297,3 +281,34 @@ def generate_counted(
         if bar is not None:
             bar.close()
     return results, counts
+
+
+def _generation_config(tokenizer: Any, *, max_new_tokens: int, temperature: float, top_p: float, per_call: int) -> Any:
+    from transformers import GenerationConfig
+
+    greedy = temperature <= 0
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=not greedy,
+        temperature=temperature if not greedy else None,
+        top_p=top_p if not greedy else None,
+        top_k=None,
+        num_return_sequences=per_call,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def _generate_batch(model: Any, tokenizer: Any, texts: list[str], config: Any, device: Any) -> tuple[list[str], list[int]]:
+    """One left-padded batch: the decoded completions and their token counts (pad and EOS not counted)."""
+    import torch
+
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: v.to(device) for k, v in enc.items()}
+    with torch.inference_mode():
+        out = model.generate(**enc, generation_config=config)
+    new = out[:, enc["input_ids"].shape[1] :]
+    decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+    stops = {tokenizer.pad_token_id, tokenizer.eos_token_id} - {None}
+    counts = (~torch.isin(new, torch.tensor(sorted(stops), device=new.device))).sum(dim=1).tolist()
+    return decoded, counts

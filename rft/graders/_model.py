@@ -213,10 +213,6 @@ class _Judge(AsyncCall, Grader):
         p = self.sampling_params
         return float(p.get("temperature") or 0.0) > 0.0 and p.get("seed") is None
 
-    def render_messages(self, batch: Batch) -> list[tuple[tuple[str, str], ...] | None]:
-        """The judge messages for every row (None for rows that cannot be judged)."""
-        return [row.messages if row is not None else None for row in self._prepare(batch)]
-
     def _prepare(self, batch: Batch) -> list[_Row | None]:
         limit = self.max_candidate_chars
         texts = batch.texts

@@ -257,9 +257,7 @@ def parse_score(text: str, lo: float = 0.0, hi: float = 1.0, *, nonce: str | Non
     valid: list[Verdict] = []
     invalid: list[Verdict] = []
     dropped = 0
-    markers = 0
     for match in _SCORE_MARKER.finditer(text):
-        markers += 1
         if quotes and quotes.contains(match.group(0)):
             dropped += 1
             continue
