@@ -281,6 +281,163 @@ def format_outputs(rows: list[dict]) -> list[dict]:
     return out
 
 
+# ------------------------------------------------------------------------------------------------
+# The tuning demo (rft.demo): a skill to learn and two skills that must not be lost.
+#
+# tune_contacts_{train,eval}.jsonl  the target: pull four fields out of a sentence as strict JSON
+# tune_orders_{train,eval}.jsonl    a held-out task of the same kind (other fields, an integer)
+# guard_arithmetic.jsonl            guard: small sums, the last number of the reply is the answer
+# guard_knowledge.jsonl             guard: capitals and opposites, the answer word appears
+
+T_FIRST = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret",
+           "Tim", "Radia", "Ken", "Sophie", "Linus", "Hedy", "Maria", "Omar", "Priya", "Chen", "Lena", "Tomas",
+           "Aisha", "Pablo", "Yuki", "Noah", "Ines", "Felix", "Zara", "Ivan"]
+T_LAST = ["Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Hamilton",
+          "Perlman", "Thompson", "Wilson", "Torvalds", "Lamarr", "Costa", "Haddad", "Patel", "Wang", "Novak",
+          "Berg", "Okafor", "Garcia", "Tanaka", "Fischer", "Silva", "Moreau", "Kowalski", "Rossi", "Larsen"]
+T_COMPANIES = ["Acme", "Northwind", "Globex", "Initech", "Umbrella Labs", "Stark Works", "Wayne Foods", "Hooli",
+               "Vandelay Imports", "Soylent", "Tyrell Systems", "Cyberdyne", "Aperture", "Wonka Sweets",
+               "Pied Piper", "Dunder Paper", "Oscorp", "Gringotts Bank", "Monarch Travel", "Blue Sun"]
+T_CITIES = ["London", "Paris", "Berlin", "Madrid", "Rome", "Lisbon", "Vienna", "Oslo", "Dublin", "Prague",
+            "Boston", "Chicago", "Toronto", "Denver", "Austin", "Seattle", "Tokyo", "Seoul", "Sydney", "Nairobi"]
+T_DOMAINS = ["example.com", "example.org", "mail.net", "corp.io"]
+CONTACT_SENTENCES = [
+    "Please reach out to {name} at {email}; she works for {company} in {city}.",
+    "{name} ({email}) from {company} will join the call from {city}.",
+    "Contact: {name}, {email}, {company} office in {city}.",
+    "Our new partner at {company} is {name}. Write to {email}. Based in {city}.",
+    "Forwarding this to {name} <{email}>, who runs the {city} branch of {company}.",
+    "Questions go to {email}, the inbox of {name} at {company} ({city}).",
+    "Met {name} of {company} in {city} today. Email: {email}.",
+    "{company} sent {name} from their {city} team; reply to {email}.",
+]
+CONTACT_INSTRUCTION = (
+    "Extract the person's name, email, company and city from the text. Reply with only a JSON object "
+    "with the keys name, email, company and city."
+)
+T_PRODUCTS = ["desk lamp", "coffee grinder", "bike helmet", "rain jacket", "office chair", "phone case",
+              "water bottle", "chess set", "yoga mat", "tea kettle", "backpack", "table fan", "road atlas",
+              "paint set", "garden hose", "wall clock"]
+ORDER_SENTENCES = [
+    "{customer} ordered {quantity} {product}s to be shipped to {city}.",
+    "Please send {quantity} {product}s to {customer} in {city}.",
+    "New order from {customer}: {quantity} x {product}, delivery to {city}.",
+    "Ship {quantity} units of {product} to {city} for {customer}.",
+    "{customer} in {city} wants {quantity} {product}s by Friday.",
+    "Delivery for {city}: {quantity} {product}s, customer {customer}.",
+]
+ORDER_INSTRUCTION = (
+    "Extract the customer, product, quantity and city from the text. Reply with only a JSON object "
+    "with the keys customer, product, quantity (a number) and city."
+)
+CAPITALS = [("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"),
+            ("Egypt", "Cairo"), ("Russia", "Moscow"), ("China", "Beijing"), ("England", "London"), ("Greece", "Athens"),
+            ("Canada", "Ottawa"), ("Portugal", "Lisbon"), ("Ireland", "Dublin"), ("Norway", "Oslo"),
+            ("Austria", "Vienna"), ("Poland", "Warsaw"), ("Sweden", "Stockholm"), ("Finland", "Helsinki"),
+            ("Denmark", "Copenhagen"), ("Kenya", "Nairobi"), ("Belgium", "Brussels"), ("Hungary", "Budapest"),
+            ("Thailand", "Bangkok"), ("Peru", "Lima"), ("Cuba", "Havana"), ("Iran", "Tehran"),
+            ("South Korea", "Seoul"), ("Argentina", "Buenos Aires"), ("Mexico", "Mexico City"),
+            ("the Netherlands", "Amsterdam"), ("Switzerland", "Bern"), ("Turkey", "Ankara"), ("India", "New Delhi"),
+            ("Australia", "Canberra"), ("Scotland", "Edinburgh"), ("Wales", "Cardiff"), ("Chile", "Santiago"),
+            ("Colombia", "Bogota"), ("Venezuela", "Caracas"), ("the Philippines", "Manila")]
+OPPOSITES = [("hot", "cold"), ("big", "small"), ("up", "down"), ("day", "night"), ("fast", "slow"), ("happy", "sad"),
+             ("open", "closed"), ("light", "dark"), ("wet", "dry"), ("high", "low"), ("early", "late"),
+             ("full", "empty"), ("hard", "soft"), ("strong", "weak"), ("rich", "poor"), ("thick", "thin"),
+             ("loud", "quiet"), ("first", "last"), ("in", "out"), ("good", "bad"), ("black", "white"),
+             ("old", "new"), ("long", "short"), ("left", "right"), ("push", "pull"), ("win", "lose"),
+             ("buy", "sell"), ("near", "far"), ("clean", "dirty"), ("cheap", "expensive"), ("heavy", "light"),
+             ("north", "south"), ("east", "west"), ("love", "hate"), ("true", "false"), ("alive", "dead"),
+             ("begin", "end"), ("question", "answer"), ("inside", "outside"), ("before", "after")]
+
+
+PLURALS = [("mouse", "mice"), ("child", "children"), ("foot", "feet"), ("tooth", "teeth"), ("man", "men"),
+           ("woman", "women"), ("goose", "geese"), ("person", "people"), ("leaf", "leaves"), ("knife", "knives"),
+           ("wolf", "wolves"), ("box", "boxes"), ("city", "cities"), ("baby", "babies"), ("bus", "buses"),
+           ("fish", "fish"), ("sheep", "sheep"), ("cactus", "cacti"), ("half", "halves"), ("story", "stories")]
+COLOURS = [("grass", "green"), ("snow", "white"), ("the sky on a clear day", "blue"), ("a ripe banana", "yellow"),
+           ("coal", "black"), ("a ripe tomato", "red"), ("an orange", "orange"), ("milk", "white"),
+           ("a lemon", "yellow"), ("blood", "red"), ("a carrot", "orange"), ("chocolate", "brown"),
+           ("a frog", "green"), ("the sun", "yellow"), ("a polar bear", "white"), ("a crow", "black"),
+           ("a strawberry", "red"), ("the sea", "blue"), ("a pumpkin", "orange"), ("a cucumber", "green")]
+
+
+def _people(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    pairs = [(f, la) for f in T_FIRST for la in T_LAST]
+    rng.shuffle(pairs)
+    return pairs[:n]
+
+
+def contact_rows(rng: random.Random, n_train: int = 160, n_eval: int = 64) -> tuple[list[dict], list[dict]]:
+    rows = []
+    for i, (first, last) in enumerate(_people(rng, n_train + n_eval)):
+        name = f"{first} {last}"
+        email = f"{first.lower()}.{last.lower()}@{rng.choice(T_DOMAINS)}"
+        company, city = rng.choice(T_COMPANIES), rng.choice(T_CITIES)
+        text = rng.choice(CONTACT_SENTENCES).format(name=name, email=email, company=company, city=city)
+        rows.append({
+            "id": f"contact-{i:03d}",
+            "prompt": user(f"{CONTACT_INSTRUCTION}\n\nText: {text}"),
+            "text": text, "name": name, "email": email, "company": company, "city": city,
+        })
+    return rows[:n_train], rows[n_train:]
+
+
+def order_rows(rng: random.Random, n_train: int = 160, n_eval: int = 64) -> tuple[list[dict], list[dict]]:
+    rows = []
+    for i, (first, last) in enumerate(_people(rng, n_train + n_eval)):
+        customer = f"{first} {last}"
+        product, city, quantity = rng.choice(T_PRODUCTS), rng.choice(T_CITIES), rng.randint(2, 40)
+        text = rng.choice(ORDER_SENTENCES).format(customer=customer, product=product, quantity=quantity, city=city)
+        rows.append({
+            "id": f"order-{i:03d}",
+            "prompt": user(f"{ORDER_INSTRUCTION}\n\nText: {text}"),
+            "text": text, "customer": customer, "product": product, "quantity": quantity, "city": city,
+        })
+    return rows[:n_train], rows[n_train:]
+
+
+def guard_arithmetic_rows(rng: random.Random, n: int = 160) -> list[dict]:
+    pairs = [(a, b) for a in range(1, 10) for b in range(1, 10)] + [(a, b) for a in range(10, 40) for b in range(1, 10)]
+    rng.shuffle(pairs)
+    return [{"id": f"sum-{i:03d}", "prompt": user(f"What is {a} + {b}? Answer with just the number."), "answer": str(a + b)}
+            for i, (a, b) in enumerate(pairs[:n])]
+
+
+def guard_knowledge_rows() -> list[dict]:
+    rows = [{"prompt": user(f"What is the capital of {country}?"), "answer": city} for country, city in CAPITALS]
+    rows += [{"prompt": user(f'What is the opposite of "{word}"? Answer with one word.'), "answer": opposite}
+             for word, opposite in OPPOSITES]
+    rows += [{"prompt": user(f"Which city is the capital of {country}? Answer with one word.") if " " not in city else
+              user(f"Which city is the capital of {country}?"), "answer": city} for country, city in CAPITALS]
+    return [{"id": f"know-{i:03d}", **r} for i, r in enumerate(rows)]
+
+
+def guard_replay_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """Rows a replay remedy may train on: the guards' skills, none of the guards' own items."""
+    pairs = [(a, b) for a in range(40, 90) for b in range(1, 10)]
+    rng.shuffle(pairs)
+    sums = [{"id": f"sum-replay-{i:03d}", "prompt": user(f"What is {a} + {b}? Answer with just the number."),
+             "answer": str(a + b)} for i, (a, b) in enumerate(pairs[:60])]
+    facts = [{"prompt": user(f'What is the plural of "{w}"? Answer with one word.'), "answer": p} for w, p in PLURALS]
+    facts += [{"prompt": user(f"What colour is {thing}? Answer with one word."), "answer": c} for thing, c in COLOURS]
+    return sums, [{"id": f"know-replay-{i:03d}", **r} for i, r in enumerate(facts)]
+
+
+def tuning_demo_data(folder: Path) -> None:
+    rng = random.Random(20250101)  # its own seed: the files above do not change
+    train, held = contact_rows(rng)
+    write(folder / "tune_contacts_train.jsonl", train)
+    write(folder / "tune_contacts_eval.jsonl", held)
+    train, held = order_rows(rng)
+    write(folder / "tune_orders_train.jsonl", train)
+    write(folder / "tune_orders_eval.jsonl", held)
+    write(folder / "guard_arithmetic.jsonl", guard_arithmetic_rows(rng))
+    write(folder / "guard_knowledge.jsonl", guard_knowledge_rows())
+    sums, facts = guard_replay_rows(rng)
+    write(folder / "guard_arithmetic_replay.jsonl", sums)
+    write(folder / "guard_knowledge_replay.jsonl", facts)
+
+
 def main(folder: Path = HERE) -> None:
     """Write every dataset and its sample outputs under ``folder`` (default: this data/ folder)."""
     folder = Path(folder)
@@ -295,6 +452,7 @@ def main(folder: Path = HERE) -> None:
     formats = format_rows()
     write(folder / "format_following.jsonl", formats)
     write(out / "format_following.jsonl", format_outputs(formats))
+    tuning_demo_data(folder)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ def test_demo_runs_every_stage_on_the_tiny_model(tmp_path, tiny_model_path):
     assert json.loads((out / "eval-arithmetic" / "report.json").read_text())
     # Stage 3 wrote the tuning summary and every report format.
     summary = json.loads((out / "tune" / "summary.json").read_text())
-    assert {"target", "guards", "report", "stopped"} <= set(summary)
+    assert {"target", "guards", "report", "stopped", "verdict", "power"} <= set(summary)
+    assert set(summary["guards"]) == {"arithmetic", "knowledge"}
+    assert [p["role"] for p in summary["power"]] == ["target", "guard", "guard"]
+    assert "pre-flight:" in proc.stdout and "can resolve" in proc.stdout
     for path in summary["report"].values():
         assert Path(path).is_file(), path

@@ -3,7 +3,9 @@
 The demo is a list of stages, each a function taking the shared :class:`DemoContext`; add a stage
 by appending to :data:`STAGES`. Stage 2 evaluates the model (the embedded SmolLM2-135M-Instruct by
 default) on held-out arithmetic with the same graders; stage 3 is the tuning loop of
-:mod:`rft.demo_tune` (baseline, pre-flight, ``tune_until`` with a guard suite, report and plot).
+:mod:`rft.demo.tune`: pre-flight, baseline and power check, then ``tune_until`` teaching strict
+four-field JSON extraction while two guard suites (arithmetic, knowledge) must stay non-inferior;
+report and plot.
 Results go to ``results/demo``. Stage 1 grades the saved sample outputs in ``data/sample_outputs``
 with catalogue graders: right answers, wrong ones, badly formatted ones and hostile ones (prompt
 and template injection, hedged answers, NaN in JSON, 5000-deep nesting), and prints per-grader
@@ -33,7 +35,8 @@ class DemoContext:
     model: Any = dataclasses.field(
         default="default", metadata={"help": "Model to evaluate and tune: 'default' (embedded) or a folder."}
     )
-    minutes: float = dataclasses.field(default=20.0, metadata={"help": "Wall-clock budget of the tuning stage."})
+    minutes: float = dataclasses.field(default=15.0, metadata={"help": "Wall-clock budget of the tuning stage."})
+    task: str = dataclasses.field(default="contacts", metadata={"help": "Tuning task: contacts, or orders (held out)."})
     results: dict[str, Any] = dataclasses.field(
         default_factory=dict, metadata={"help": "Stage name -> what it produced, for later stages."}
     )
@@ -142,10 +145,10 @@ def stage_evaluate_model(ctx: DemoContext) -> None:
 
 
 def stage_tune(ctx: DemoContext) -> None:
-    """Baseline -> pre-flight -> tune_until with a guard suite -> report and plot (rft.demo_tune)."""
-    from rft.demo_tune import stage
+    """Pre-flight -> baseline and power check -> tune_until with two guards -> report and plot (rft.demo.tune)."""
+    from rft.demo.tune import stage
 
-    summary = stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick)
+    summary = stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick, task=ctx.task)
     print(f"\nreport, plot and best model: {ctx.out / 'tune'} ({', '.join(sorted(summary['report']))})")
     ctx.results["tune"] = summary
 
@@ -154,7 +157,7 @@ def stage_tune(ctx: DemoContext) -> None:
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("Grade saved sample outputs with catalogue graders", stage_grade_samples),
     ("Evaluate the model with the same graders", stage_evaluate_model),
-    ("Tune until the target improves and the guard holds", stage_tune),
+    ("Tune a skill until it improves and the guards hold", stage_tune),
 ]
 
 
@@ -169,7 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="example data folder (default: the repository's data/)")
     parser.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder (default: %(default)s)")
     parser.add_argument("--model", default="default", help="'default' (embedded SmolLM2-135M-Instruct) or a model folder")
-    parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget of the tuning stage")
+    parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget of the tuning stage")
+    parser.add_argument("--task", default="contacts", choices=["contacts", "orders"],
+                        help="tuning task (orders: the held-out task of the same kind)")
     args = parser.parse_args(argv)
     try:
         ctx = DemoContext(
@@ -178,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out=args.out,
             model=args.model,
             minutes=args.minutes,
+            task=args.task,
         )
         for number, (title, stage) in enumerate(STAGES, start=1):
             if args.stage and number not in args.stage:
@@ -191,6 +197,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

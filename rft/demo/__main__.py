@@ -1,0 +1,7 @@
+"""``python -m rft.demo``: see :mod:`rft.demo`."""
+
+import sys
+
+from rft.demo import main
+
+sys.exit(main())
