@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs, runs the main job on the embedded default model
-#   make test   creates .venv if needed and runs the fast test selection
+#   make test   creates .venv if needed, runs the lint gate, then the fast test selection
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.rft-installed
 PYTEST_ARGS ?=
 
-.PHONY: all install test test-slow test-all demo bench clean
+.PHONY: all install lint test test-slow test-all demo bench clean
 
 all: test
 
@@ -27,7 +27,11 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The lint gate (pyflakes, bugbear, import order, line length; config in pyproject.toml) runs first.
+lint: $(STAMP)
+	$(BIN)/python -m ruff check rft tests bench
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-slow: $(STAMP)

@@ -85,7 +85,9 @@ def main() -> None:
     results["hand-written batched loop"] = (toks, secs)
     results["rft.evaluate"] = run_rft(args.batch_size)
     t0 = time.perf_counter()
-    toks = sum(_hand_loop(model, tok, [p], batch_size=1, max_new_tokens=args.max_new_tokens) for p in prompts[: args.single])
+    toks = sum(
+        _hand_loop(model, tok, [p], batch_size=1, max_new_tokens=args.max_new_tokens) for p in prompts[: args.single]
+    )
     results[f"one at a time ({args.single} prompts)"] = (toks, time.perf_counter() - t0)
 
     rate = {name: t / s for name, (t, s) in results.items()}

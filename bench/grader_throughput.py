@@ -18,6 +18,7 @@ under 0.3 s.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -251,8 +252,8 @@ def main() -> None:
         hand = baselines[name]
         grader(prompts=prompts[:50], completions=completions[:50], answer=answers[:50])  # lazy imports, caches
         columns = {"prompts": prompts, "completions": completions, "answer": answers}
-        rft_s, rft_scores = best_of(args.repeat, lambda: grader(**columns))
-        hand_s, hand_scores = best_of(args.repeat, lambda: hand(**columns))
+        rft_s, rft_scores = best_of(args.repeat, functools.partial(grader, **columns))
+        hand_s, hand_scores = best_of(args.repeat, functools.partial(hand, **columns))
         assert len(rft_scores) == len(completions)
         ratio = rft_s / hand_s
         agree = sum(r == h for r, h in zip(rft_scores, hand_scores)) / len(completions)

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import rft
+import rft.testing
 from rft.tuning import TuneConfig
 
 
@@ -28,7 +29,10 @@ def _has_e(completions, **kwargs):
 
 
 def _rows(n: int = 32):
-    return [{"prompt": f"What is {i} + {i + 1}? Put the answer in <answer></answer> tags.", "answer": str(2 * i + 1)} for i in range(n)]
+    return [
+        {"prompt": f"What is {i} + {i + 1}? Put the answer in <answer></answer> tags.", "answer": str(2 * i + 1)}
+        for i in range(n)
+    ]
 
 
 class _Timer:
@@ -83,14 +87,12 @@ def run(model_spec: str, steps: int, rft_path: bool) -> tuple[list[float], dict[
     times: list[float] = []
     graders = [rft.load_grader("answer_in_tags"), rft.StringCheck(name="has_e", reference="e", operation="ilike")]
     if rft_path:
-        result = rft.tune((model, tok), _rows(), graders, cfg, callbacks=[_Timer.make(times)], progress=False)
-        trainer_metrics = result.log_history
+        rft.tune((model, tok), _rows(), graders, cfg, callbacks=[_Timer.make(times)], progress=False)
     else:
         trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=[_format, _has_e], args=cfg.grpo_config(),
                               train_dataset=Dataset.from_list(_rows()), callbacks=[_Timer.make(times)])
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-        trainer_metrics = trainer.state.log_history
     return times, phases
 
 
@@ -99,16 +101,21 @@ def main() -> None:
     parser.add_argument("--model", default="tiny", help="tiny (rft.testing) or default (embedded SmolLM2-135M)")
     parser.add_argument("--steps", type=int, default=6)
     args = parser.parse_args()
-    spec = str(__import__("rft.testing", fromlist=["tiny_model_dir"]).tiny_model_dir()) if args.model == "tiny" else "default"
+    spec = str(rft.testing.tiny_model_dir()) if args.model == "tiny" else "default"
     raw, raw_phases = run(spec, args.steps, rft_path=False)
     ours, our_phases = run(spec, args.steps, rft_path=True)
     # The first step warms caches; compare the median of the rest.
     r, o = statistics.median(raw[1:] or raw), statistics.median(ours[1:] or ours)
-    print(f"model={args.model} steps={args.steps}: raw GRPOTrainer {r:.3f}s/step, rft.tune {o:.3f}s/step, ratio {o / r:.3f}x")
+    print(
+        f"model={args.model} steps={args.steps}: raw GRPOTrainer {r:.3f}s/step, rft.tune {o:.3f}s/step, "
+        f"ratio {o / r:.3f}x"
+    )
     for name, ph in (("raw", raw_phases), ("rft", our_phases)):
         other = ph["step total"] - ph["generation"] - ph["reward"]
-        print(f"  {name}: per step generation {ph['generation'] / args.steps:.3f}s, reward {ph['reward'] / args.steps:.4f}s, "
-              f"loss+backward+rest {other / args.steps:.3f}s")
+        print(
+            f"  {name}: per step generation {ph['generation'] / args.steps:.3f}s, "
+            f"reward {ph['reward'] / args.steps:.4f}s, loss+backward+rest {other / args.steps:.3f}s"
+        )
 
 
 if __name__ == "__main__":

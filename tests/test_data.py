@@ -226,10 +226,13 @@ def test_align_passes_structured_outputs_through():
 @pytest.mark.parametrize(
     "rows, outputs, words",
     [
-        pytest.param(ROWS, [{"id": "c", "output": "x"}], "output 0 has id 'c', which no dataset row has", id="unknown-id"),
-        pytest.param(ROWS + [{"id": "a", "answer": "9"}], [{"id": "a", "output": "x"}], "share id 'a'", id="duplicate-row-ids"),
+        pytest.param(ROWS, [{"id": "c", "output": "x"}], "output 0 has id 'c', which no dataset row has",
+                     id="unknown-id"),
+        pytest.param(ROWS + [{"id": "a", "answer": "9"}], [{"id": "a", "output": "x"}], "share id 'a'",
+                     id="duplicate-row-ids"),
         pytest.param(ROWS, ["only one"], "1 outputs for 2 dataset rows", id="count-mismatch-by-line"),
-        pytest.param(ROWS, [{"id": "a", "text": "x"}], "no field 'output' (fields: id, text); pass --output-field", id="missing-output-field"),
+        pytest.param(ROWS, [{"id": "a", "text": "x"}], "no field 'output' (fields: id, text); pass --output-field",
+                     id="missing-output-field"),
         pytest.param(ROWS, [42, 43], "output 0 is int", id="output-neither-string-nor-object"),
     ],
 )
@@ -245,7 +248,8 @@ def test_one_output_without_an_id_is_an_error_naming_its_line(tmp_path):
     outputs = [{"id": f"r{i}", "output": str(i)} for i in reversed(range(5))]
     del outputs[2]["id"]
     path = tmp_path / "outputs.jsonl"
-    path.write_text("\n".join(json.dumps(o) for o in outputs[:2]) + "\n\n" + "\n".join(json.dumps(o) for o in outputs[2:]) + "\n")
+    lines = [json.dumps(o) for o in outputs]
+    path.write_text("\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n")
     with pytest.raises(DataError) as info:
         align_outputs(rows, read_jsonl_values(path), source=str(path))
     message = str(info.value)
@@ -256,13 +260,15 @@ def test_one_output_without_an_id_is_an_error_naming_its_line(tmp_path):
 @pytest.mark.parametrize(
     "rows, outputs, words",
     [
-        pytest.param(ROWS, [{"id": "a", "output": "x"}, "y"], "output 1 has no 'id'", id="a-plain-string-among-outputs-with-ids"),
+        pytest.param(ROWS, [{"id": "a", "output": "x"}, "y"], "output 1 has no 'id'",
+                     id="a-plain-string-among-outputs-with-ids"),
         pytest.param([{"id": "a"}, {"answer": "2"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
                      "row 1 has no 'id'", id="a-row-without-id-when-outputs-join-by-id"),
         pytest.param([{"answer": "1"}, {"answer": "2"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
                      "the rows have none", id="outputs-with-ids-rows-without"),
         pytest.param(ROWS + [{"id": "c", "answer": "3"}], [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
-                     "row 2 (id 'c') has no output in outputs (1 of 3 dataset rows have none)", id="a-row-without-output-by-id"),
+                     "row 2 (id 'c') has no output in outputs (1 of 3 dataset rows have none)",
+                     id="a-row-without-output-by-id"),
         pytest.param([], ["x"], "no dataset rows", id="no-rows"),
     ],
 )
@@ -342,4 +348,5 @@ def test_build_data_reproduces_the_committed_files(tmp_path):
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.jsonl"))
     assert len(made) == 2 * len(DATASETS)
     for rel in made:
-        assert (tmp_path / rel).read_bytes() == (DATA / rel).read_bytes(), f"data/{rel} differs: rerun data/build_data.py"
+        same = (tmp_path / rel).read_bytes() == (DATA / rel).read_bytes()
+        assert same, f"data/{rel} differs: rerun data/build_data.py"

@@ -160,7 +160,8 @@ def test_large_hostile_examples_give_the_last_answer():
 # Properties
 
 METHODS = ["answer_tags", "boxed", "hash", "last_number", {"regex": r"(\w+)"}]
-TEXT = st.text(alphabet=st.sampled_from(list("<>/answerthink{}\\boxed#-+,.0123456789 \n\u00a0\u200b\uff14")), max_size=80) | st.text(max_size=40)
+ALPHABET = list("<>/answerthink{}\\boxed#-+,.0123456789 \n\u00a0\u200b\uff14")
+TEXT = st.text(alphabet=st.sampled_from(ALPHABET), max_size=80) | st.text(max_size=40)
 
 
 @settings(max_examples=150, deadline=None)

@@ -25,7 +25,10 @@ def _graders() -> list[rft.Grader]:
     return [
         rft.load_grader({"type": "regex", "name": "has_tag", "pattern": "<answer>"}),
         rft.load_grader(
-            {"type": "exact_match", "name": "correct", "reference": "{{item.answer}}", "extract": "last_number", "numeric": True}
+            {
+                "type": "exact_match", "name": "correct", "reference": "{{item.answer}}", "extract": "last_number",
+                "numeric": True,
+            }
         ),
         rft.StringCheck(name="has_letter_e", reference="e", operation="ilike"),
     ]

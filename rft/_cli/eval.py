@@ -49,7 +49,10 @@ def register(subparsers: Any) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--model", "-m", default=None, metavar="NAME|DIR|openai:MODEL@URL",
-        help="'default' (embedded SmolLM2-135M), a local model folder, or an OpenAI-compatible endpoint (default: default)",
+        help=(
+            "'default' (embedded SmolLM2-135M), a local model folder, or an OpenAI-compatible endpoint "
+            "(default: default)"
+        ),
     )
     src.add_argument("--outputs", metavar="OUTPUTS.jsonl", help="grade precomputed outputs instead of generating")
     p.add_argument("--data", "-d", required=True, metavar="ROWS.jsonl", help="dataset rows (JSONL)")
@@ -80,8 +83,12 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("suites", nargs="+", metavar="SUITE.yaml", help="suite files")
-    t.add_argument("--model", "-m", metavar="NAME|DIR|openai:MODEL@URL", help="evaluate this target instead of each suite's")
-    t.add_argument("--out", "-o", metavar="FOLDER", help="keep each suite's results in FOLDER/<suite name>/ (resumable)")
+    t.add_argument(
+        "--model", "-m", metavar="NAME|DIR|openai:MODEL@URL", help="evaluate this target instead of each suite's"
+    )
+    t.add_argument(
+        "--out", "-o", metavar="FOLDER", help="keep each suite's results in FOLDER/<suite name>/ (resumable)"
+    )
     t.add_argument("--trust-code", action="store_true", help="allow graders that run Python source from their config")
     t.add_argument("--progress", action="store_true", help="show a progress bar per suite")
     t.set_defaults(func=run_test)
@@ -126,7 +133,10 @@ def run_test(args: argparse.Namespace) -> int:
             result = suite.run(target=args.model, out=out, progress=args.progress, trust_code=args.trust_code)
         except (RftError, OSError) as exc:  # report it and go on: every suite gets its verdict
             errors += 1
-            text = str(exc) if isinstance(exc, RftError) else f"{getattr(exc, 'filename', '') or ''} {exc.strerror or exc}"
+            if isinstance(exc, RftError):
+                text = str(exc)
+            else:
+                text = f"{getattr(exc, 'filename', '') or ''} {exc.strerror or exc}"
             print(f"rft test: error: {text if str(path) in text else f'{path}: {text}'}", file=sys.stderr)
             continue
         print(result.table())

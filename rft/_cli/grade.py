@@ -55,12 +55,16 @@ def register(subparsers: Any) -> None:
         "--grader", "-g", action="append", required=True, metavar="NAME|FILE",
         help="catalogue name (see `rft graders`) or YAML/JSON grader file; repeat for several graders",
     )
-    p.add_argument("--data", "-d", required=True, metavar="ROWS.jsonl", help="dataset rows (JSONL, one object per line)")
+    p.add_argument(
+        "--data", "-d", required=True, metavar="ROWS.jsonl", help="dataset rows (JSONL, one object per line)"
+    )
     p.add_argument(
         "--outputs", "-o", metavar="OUTPUTS.jsonl",
         help="model outputs (JSONL); default: the data rows carry them under --output-field",
     )
-    p.add_argument("--output-field", default="output", help="field of an output row holding the output (default: output)")
+    p.add_argument(
+        "--output-field", default="output", help="field of an output row holding the output (default: output)"
+    )
     p.add_argument("--id-field", default="id", help="field that joins outputs to rows when both have it (default: id)")
     p.add_argument("--out", metavar="RESULTS.jsonl", help="write one line per output with every grader's Grade")
     p.add_argument(
@@ -70,7 +74,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--trust-code", action="store_true", help="allow graders that run Python source from their config")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="outputs graded per call (default: 64)")
     p.add_argument("--min-score", type=float, metavar="X", help="exit 1 if any grader's mean score is below X")
-    p.add_argument("--min-pass-rate", type=_fraction, metavar="X", help="exit 1 if any grader's pass rate is below X (0..1)")
+    p.add_argument(
+        "--min-pass-rate", type=_fraction, metavar="X", help="exit 1 if any grader's pass rate is below X (0..1)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
@@ -155,5 +161,6 @@ def _problems(report: Any, failures: list[Any], thresholds: dict[str, float | No
         if c.grader in measured_nothing:
             continue
         flag = "--" + c.check.replace("_", "-")
-        problems.append(f"{c.grader}: {_LABELS.get(c.check, c.check)} {c.actual} is below {flag} {thresholds[c.check]:g}")
+        label = _LABELS.get(c.check, c.check)
+        problems.append(f"{c.grader}: {label} {c.actual} is below {flag} {thresholds[c.check]:g}")
     return problems

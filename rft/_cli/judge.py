@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "backend: {type: openai, base_url: http://HOST:PORT/v1}. No authentication: keep it on loopback."
         ),
     )
-    p.add_argument("--model", default="default", help="'default' (SmolLM2-135M-Instruct), 'tiny' (test model) or a model folder")
+    p.add_argument(
+        "--model", default="default", help="'default' (SmolLM2-135M-Instruct), 'tiny' (test model) or a model folder"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; the URL is printed)")
     p.add_argument("--batch-size", type=int, default=16, help="most requests generated together")

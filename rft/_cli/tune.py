@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("config", metavar="CONFIG.yaml", help="tuning config file (YAML or JSON)")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output_dir)")
-    p.add_argument("--preflight-only", action="store_true", help="only check for reward signal, then stop (exit 1: none)")
+    p.add_argument(
+        "--preflight-only", action="store_true", help="only check for reward signal, then stop (exit 1: none)"
+    )
     p.add_argument("--no-preflight", action="store_true", help="skip the signal check")
     p.add_argument("--fresh", action="store_true", help="with target: start over instead of resuming")
     p.set_defaults(func=run_tune)
@@ -133,7 +135,9 @@ def _model(value: Any, base: Path) -> Any:
         return value
     path = resolve_path(value, base)
     if not (Path(path) / "config.json").is_file():
-        raise ConfigError(f"{path} is not a model folder (no config.json); use 'default' or a local model folder", "model")
+        raise ConfigError(
+            f"{path} is not a model folder (no config.json); use 'default' or a local model folder", "model"
+        )
     return path
 
 

@@ -145,7 +145,8 @@ def _field_problem(row: Mapping[str, Any], path: tuple[str, ...], grader: str) -
                 return f"field {'.'.join(path[:depth])!r} has no item {key} (grader {grader!r} reads {reads})"
             value = value[int(key)]
         else:
-            return f"field {'.'.join(path[:depth])!r} is {type(value).__name__}, but grader {grader!r} reads {reads} from it"
+            kind = type(value).__name__
+            return f"field {'.'.join(path[:depth])!r} is {kind}, but grader {grader!r} reads {reads} from it"
     return None
 
 
@@ -243,7 +244,8 @@ def check_examples(grader: Grader, examples: Any) -> list[str]:
 
     >>> import rft
     >>> g = rft.load_grader({"type": "string_check", "name": "yes", "reference": "yes"})
-    >>> for failure in check_examples(g, [{"sample": "yes", "expected_score": 1.0}, {"sample": "no", "expected_passed": True}]):
+    >>> examples = [{"sample": "yes", "expected_score": 1.0}, {"sample": "no", "expected_passed": True}]
+    >>> for failure in check_examples(g, examples):
     ...     print(failure)
     examples.1: expected passed=True, got passed=False (score 0.0: fail: input 'no' eq reference 'yes')
     """

@@ -59,8 +59,9 @@ _UNDECIDED = ("no data", "too few items")
 def decision_text(rule: str, *, tolerance: float = 0.0, level: float = 0.95, metric: str = "mean") -> str:
     """The rule ``rule`` in words, for reports and logs.
 
-    >>> decision_text("noninferior", tolerance=0.02, metric="pass_rate")
-    'non-inferior: the lower end of the paired 95% confidence interval of the change in pass rate (after - before, per item) is above -0.02'
+    >>> print(decision_text("noninferior", tolerance=0.02, metric="pass_rate"))
+    non-inferior: the lower end of the paired 95% confidence interval of the change in pass rate
+    (after - before, per item) is above -0.02
     """
     _check_rule(rule)
     what = f"the change in {metric.replace('_', ' ')} (after - before, per item)"
@@ -139,8 +140,9 @@ class GraderDelta:
         """One line with the numbers and, given ``rule``, whether it holds.
 
         >>> d = GraderDelta("g", 40, 0.5, 0.45, -0.05, -0.12, 0.02, "no significant change", metric="pass_rate")
-        >>> d.describe("noninferior", 0.02)
-        'g pass rate 0.500 -> 0.450, delta -0.050 (95% CI -0.120..+0.020, 40 items): not non-inferior at tolerance 0.02 (fails)'
+        >>> print(d.describe("noninferior", 0.02))
+        g pass rate 0.500 -> 0.450, delta -0.050 (95% CI -0.120..+0.020, 40 items):
+        not non-inferior at tolerance 0.02 (fails)
         """
         name = f"{self.grader} {self.metric.replace('_', ' ')}"
         if self.delta is None:
@@ -153,7 +155,9 @@ class GraderDelta:
         if rule is None:
             return f"{head}: {self.verdict}"
         ok = self.holds(rule, tolerance)
-        what = {"superior": "improved", "noninferior": "non-inferior", "lenient": "within tolerance (point estimate)"}[rule]
+        what = {
+            "superior": "improved", "noninferior": "non-inferior", "lenient": "within tolerance (point estimate)"
+        }[rule]
         at = "" if rule == "superior" else f" at tolerance {tolerance:g}"
         why = " (too few items to decide)" if not self.decidable and rule != "lenient" else ""
         return f"{head}: {'' if ok else 'not '}{what}{at}{why} ({'holds' if ok else 'fails'})"
@@ -220,7 +224,8 @@ class Comparison:
         return "<Comparison " + ", ".join(f"{d.grader}: {d.verdict}" for d in self.deltas) + ">"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "n_boot": self.n_boot, "metric": self.metric, "graders": [d.to_dict() for d in self.deltas]}
+        graders = [d.to_dict() for d in self.deltas]
+        return {"level": self.level, "n_boot": self.n_boot, "metric": self.metric, "graders": graders}
 
     def to_markdown(self) -> str:
         header, body = self._rows()
@@ -295,16 +300,22 @@ def compare(
     if not isinstance(after, Report):
         after = load_report(after)
     names = list(graders) if graders else [g for g in before.graders if g in after.graders]
-    deltas = [_grader_delta(before, after, name, metric=metric, level=level, n_boot=n_boot, seed=seed) for name in names]
+    deltas = [
+        _grader_delta(before, after, name, metric=metric, level=level, n_boot=n_boot, seed=seed) for name in names
+    ]
     return Comparison(deltas, level=level, n_boot=n_boot, metric=metric)
 
 
-def _grader_delta(before: Report, after: Report, name: str, *, metric: str, level: float, n_boot: int, seed: int) -> GraderDelta:
+def _grader_delta(
+    before: Report, after: Report, name: str, *, metric: str, level: float, n_boot: int, seed: int
+) -> GraderDelta:
     b, a = before.item_values(name, metric), after.item_values(name, metric)
     all_keys = set(b) | set(a) | {json.dumps(i.id) for i in before.items} | {json.dumps(i.id) for i in after.items}
     keys = [k for k in dict.fromkeys(json.dumps(i.id) for i in after.items) if k in b and k in a]
     if not keys:
-        return GraderDelta(name, 0, None, None, None, None, None, "no data", unpaired=len(all_keys), metric=metric, level=level)
+        return GraderDelta(
+            name, 0, None, None, None, None, None, "no data", unpaired=len(all_keys), metric=metric, level=level
+        )
     xb, xa = [b[k] for k in keys], [a[k] for k in keys]
     r = paired_interval(xb, xa, level=level, n_boot=n_boot, seed=seed)
     in_unit = all(0.0 <= v <= 1.0 for v in [*xb, *xa])

@@ -163,7 +163,8 @@ class _Run:
                 if done is None:
                     to_generate.setdefault(i, []).append(j)
                 else:
-                    to_grade.append(_Pair(i, j, done["output"], self._graded_value(i, j, done["output"]), done.get("gen") or {}))
+                    output = done["output"]
+                    to_grade.append(_Pair(i, j, output, self._graded_value(i, j, output), done.get("gen") or {}))
         return to_generate, to_grade
 
     def grade_and_store(self, pairs: Sequence[_Pair]) -> None:
@@ -198,9 +199,12 @@ class _Run:
         if isinstance(tgt, Outputs):
             outs = [[tgt.outputs_for(i)[j] for j in wanted[i]] for i in chunk]
         else:
-            outs, counted = tgt.generate_counted([self.rows[i][self.prompt_field] for i in chunk], n=n, params=self.params)
+            prompts = [self.rows[i][self.prompt_field] for i in chunk]
+            outs, counted = tgt.generate_counted(prompts, n=n, params=self.params)
             if len(outs) != len(chunk) or any(len(o) != n for o in outs):
-                raise ConfigError(f"target returned the wrong number of outputs for {len(chunk)} prompts x {n}", "target")
+                raise ConfigError(
+                    f"target returned the wrong number of outputs for {len(chunk)} prompts x {n}", "target"
+                )
             self.generated += len(chunk) * n
         self.gen_seconds += time.perf_counter() - t0
         pairs = []
@@ -326,7 +330,10 @@ def evaluate(
     if isinstance(tgt, Outputs):
         tgt.bind(rows, rows_source=source or "rows")
     ids = _item_ids(rows, id_field)
-    counts = [len(tgt.outputs_for(i)) for i in range(len(rows))] if isinstance(tgt, Outputs) else [samples_per_item] * len(rows)
+    if isinstance(tgt, Outputs):
+        counts = [len(tgt.outputs_for(i)) for i in range(len(rows))]
+    else:
+        counts = [samples_per_item] * len(rows)
     gen_params = {k: v for k, v in params.to_dict().items() if k != "batch_size"}
     fingerprint = _fingerprint(
         rows, grader_list, tgt.describe(), params=None if tgt.precomputed else gen_params,
@@ -369,7 +376,9 @@ def _meta(run: _Run, data: Any, out: Any, fingerprint: Mapping[str, Any], *, ela
             "generation_s": round(run.gen_seconds, 3),
             "generated_samples": run.generated,
             "output_tokens": run.gen_tokens,
-            "tokens_per_s": round(run.gen_tokens / run.gen_seconds, 2) if run.gen_seconds > 0 and run.gen_tokens else None,
+            "tokens_per_s": (
+                round(run.gen_tokens / run.gen_seconds, 2) if run.gen_seconds > 0 and run.gen_tokens else None
+            ),
             "resumed_records": run.resumed,
         },
     }

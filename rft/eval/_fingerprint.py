@@ -184,7 +184,11 @@ def _qualname(fn: Any) -> str:
 def _code_data(fn: Any, depth: int) -> Any:
     """What determines ``fn``'s behaviour, as data (line numbers and file names left out)."""
     if isinstance(fn, functools.partial):
-        return {"partial": _code_data(fn.func, depth), "args": _value_data(fn.args, depth), "kwargs": _value_data(fn.keywords, depth)}
+        return {
+            "partial": _code_data(fn.func, depth),
+            "args": _value_data(fn.args, depth),
+            "kwargs": _value_data(fn.keywords, depth),
+        }
     if isinstance(fn, types.MethodType):
         return {"method": _code_data(fn.__func__, depth), "self": _value_data(fn.__self__, depth)}
     if isinstance(fn, types.FunctionType):

@@ -5,7 +5,8 @@ grades every sample with every grader, and :func:`grades_report` turns Grades in
 :class:`~rft.eval.Report`, one item per sample, so the statistics and the table are the report's.
 
 >>> from rft import Grade
->>> report = grades_report({"correct": [Grade(1.0, True), Grade(0.0, False), Grade.unscored_because("?", error="missing_field")]})
+>>> grades = [Grade(1.0, True), Grade(0.0, False), Grade.unscored_because("?", error="missing_field")]
+>>> report = grades_report({"correct": grades})
 >>> s = report["correct"]
 >>> (s.n, s.scored, s.mean, s.pass_rate, s.unscored)
 (3, 2, 0.5, 0.5, {'missing_field': 1})

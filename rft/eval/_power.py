@@ -117,7 +117,9 @@ class PowerCheck:
     resolvable: float = dataclasses.field(metadata={"help": "Minimum detectable change (inf with no items)."})
     tolerance: float = dataclasses.field(metadata={"help": "The drop the guard allows."})
     ok: bool = dataclasses.field(metadata={"help": "tolerance >= resolvable."})
-    items_needed: int | None = dataclasses.field(metadata={"help": "Items to resolve the tolerance (None if it is <= 0 or nothing was scored)."})
+    items_needed: int | None = dataclasses.field(
+        metadata={"help": "Items to resolve the tolerance (None if it is <= 0 or nothing was scored)."}
+    )
     advice: str = dataclasses.field(metadata={"help": "One sentence: what it resolves and how to fix it."})
     level: float = dataclasses.field(default=0.95, metadata={"help": "Confidence level."})
     power: float = dataclasses.field(default=0.8, metadata={"help": "Power."})

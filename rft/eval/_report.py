@@ -93,7 +93,10 @@ class GraderStats:
     mean: float | None = dataclasses.field(metadata={"help": "Mean score over scored samples."})
     se: float | None = dataclasses.field(metadata={"help": "Standard error of the mean, clustered by item."})
     ci_low: float | None = dataclasses.field(
-        metadata={"help": "Lower end of the mean's 95% interval (Wilson, clustered by item; normal for scores outside [0, 1])."}
+        metadata={
+            "help": "Lower end of the mean's 95% interval "
+            "(Wilson, clustered by item; normal for scores outside [0, 1])."
+        }
     )
     ci_high: float | None = dataclasses.field(metadata={"help": "Upper end of the mean's 95% interval."})
     passed: int = dataclasses.field(metadata={"help": "Scored samples at or above the pass threshold."})
@@ -205,7 +208,9 @@ def _judge_stats(grades: Sequence[Grade]) -> dict[str, Any] | None:
         "cache_hits": hits,
         "tokens": tokens,
         "latency_mean_s": sum(latencies) / len(latencies) if latencies else None,
-        "latency_p95_s": latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)] if latencies else None,
+        "latency_p95_s": (
+            latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)] if latencies else None
+        ),
     }
 
 
@@ -405,7 +410,9 @@ class Report:
         rows = []
         for item in self.items:
             for j, output in enumerate(item.outputs):
-                row: dict[str, Any] = {"index": item.index, "id": item.id, "sample": j, "prompt": item.prompt, "output": output}
+                row: dict[str, Any] = {
+                    "index": item.index, "id": item.id, "sample": j, "prompt": item.prompt, "output": output
+                }
                 if j < len(item.gen):
                     row.update({f"gen.{k}": v for k, v in item.gen[j].items()})
                 for name in self.graders:
@@ -430,7 +437,10 @@ class Report:
         body = []
         for s in self.stats:
             ci = "-" if s.ci_low is None else f"[{s.ci_low:.3f}, {s.ci_high:.3f}]"
-            pass_ci = "-" if s.pass_rate_ci_low is None else f"[{_pct(s.pass_rate_ci_low)}, {_pct(s.pass_rate_ci_high)}]"
+            if s.pass_rate_ci_low is None:
+                pass_ci = "-"
+            else:
+                pass_ci = f"[{_pct(s.pass_rate_ci_low)}, {_pct(s.pass_rate_ci_high)}]"
             unscored = "0" if not s.unscored else f"{s.unscored_count} (" + ", ".join(
                 f"{kind}: {c}" for kind, c in s.unscored.items()
             ) + ")"

@@ -251,8 +251,10 @@ def newcombe_paired_ci(
     else:
         phi = cross / math.sqrt(margins)
     delta = p_after - p_before
-    dl = math.sqrt(max(0.0, (p_after - l_a) ** 2 - 2 * phi * (p_after - l_a) * (u_b - p_before) + (u_b - p_before) ** 2))
-    du = math.sqrt(max(0.0, (u_a - p_after) ** 2 - 2 * phi * (u_a - p_after) * (p_before - l_b) + (p_before - l_b) ** 2))
+    lo_a, hi_b = p_after - l_a, u_b - p_before  # Newcombe's method 10: the distances to each Wilson end
+    hi_a, lo_b = u_a - p_after, p_before - l_b
+    dl = math.sqrt(max(0.0, lo_a**2 - 2 * phi * lo_a * hi_b + hi_b**2))
+    du = math.sqrt(max(0.0, hi_a**2 - 2 * phi * hi_a * lo_b + lo_b**2))
     return delta, max(-1.0, delta - dl), min(1.0, delta + du)
 
 

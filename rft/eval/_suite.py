@@ -83,8 +83,12 @@ class SuiteGate:
 
     grader: str | None = dataclasses.field(default=None, metadata={"help": "Deciding grader (default: the first)."})
     metric: str | None = dataclasses.field(default=None, metadata={"help": "pass_rate (default) or mean."})
-    tolerance: float | None = dataclasses.field(default=None, metadata={"help": "Guard: largest drop allowed (default 0.05)."})
-    threshold: float | None = dataclasses.field(default=None, metadata={"help": "Target: stop once the metric reaches it."})
+    tolerance: float | None = dataclasses.field(
+        default=None, metadata={"help": "Guard: largest drop allowed (default 0.05)."}
+    )
+    threshold: float | None = dataclasses.field(
+        default=None, metadata={"help": "Target: stop once the metric reaches it."}
+    )
     replay_data: Any = dataclasses.field(default=None, metadata={"help": "Guard: rows a replay remedy trains on."})
 
     @classmethod
@@ -127,7 +131,8 @@ class Threshold:
 
     def merged(self, other: Threshold) -> Threshold:
         """``other``'s values where set, else ours."""
-        return Threshold(**{k: getattr(other, k) if getattr(other, k) is not None else getattr(self, k) for k in _THRESHOLD_KEYS})
+        values = {k: getattr(other, k) if getattr(other, k) is not None else getattr(self, k) for k in _THRESHOLD_KEYS}
+        return Threshold(**values)
 
 
 @dataclasses.dataclass
@@ -165,7 +170,10 @@ class SuiteResult:
         failed = len(self.failures)
         head = f"suite {self.suite}: " + ("PASSED" if not failed else f"FAILED ({failed} of {len(self.checks)} checks)")
         rows = [
-            [c.grader, c.check, c.required, c.actual, "-" if c.margin is None else f"{c.margin:+.3f}", "ok" if c.ok else "FAIL", c.note]
+            [
+                c.grader, c.check, c.required, c.actual, "-" if c.margin is None else f"{c.margin:+.3f}",
+                "ok" if c.ok else "FAIL", c.note,
+            ]
             for c in self.checks
         ]
         header = ["grader", "check", "required", "actual", "margin", "result", "note"]
@@ -209,11 +217,15 @@ class Suite:
     data: Any = dataclasses.field(metadata={"help": "JSONL path (resolved) or a list of rows."})
     graders: list[Any] = dataclasses.field(metadata={"help": "Grader specs: catalogue names, files, dicts, Graders."})
     target: Any = dataclasses.field(default="default", metadata={"help": "What to evaluate (see rft.evaluate)."})
-    thresholds: dict[str, Threshold] = dataclasses.field(default_factory=dict, metadata={"help": "Grader -> Threshold; '*' = all."})
+    thresholds: dict[str, Threshold] = dataclasses.field(
+        default_factory=dict, metadata={"help": "Grader -> Threshold; '*' = all."}
+    )
     baseline: str | None = dataclasses.field(default=None, metadata={"help": "Saved report to compare against."})
     max_regression: float | None = dataclasses.field(default=None, metadata={"help": "Default max drop vs baseline."})
     samples_per_item: int = dataclasses.field(default=1, metadata={"help": "Samples per row."})
-    generation: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"help": "max_new_tokens, temperature, ..."})
+    generation: dict[str, Any] = dataclasses.field(
+        default_factory=dict, metadata={"help": "max_new_tokens, temperature, ..."}
+    )
     prompt_field: str = dataclasses.field(default="prompt", metadata={"help": "Column holding the prompt."})
     id_field: str = dataclasses.field(default="id", metadata={"help": "Column holding a row id."})
     limit: int | None = dataclasses.field(default=None, metadata={"help": "Evaluate the first N rows only."})
@@ -235,7 +247,9 @@ class Suite:
             raise exc.in_source(str(path)) from None
 
     @classmethod
-    def from_dict(cls, data: Any, *, base_dir: str | os.PathLike[str] | None = None, source: str | None = None) -> Suite:
+    def from_dict(
+        cls, data: Any, *, base_dir: str | os.PathLike[str] | None = None, source: str | None = None
+    ) -> Suite:
         if not isinstance(data, Mapping):
             raise ConfigError(f"a suite must be a mapping, got {type(data).__name__}")
         base = base_dir  # every relative path below: relative to the suite file's folder (None: the cwd)
@@ -254,7 +268,9 @@ class Suite:
         if isinstance(graders, (str, Mapping)):
             graders = [graders]
         if not isinstance(graders, list) or not graders:
-            raise ConfigError("expected a non-empty list of graders (catalogue names, files or inline configs)", "graders")
+            raise ConfigError(
+                "expected a non-empty list of graders (catalogue names, files or inline configs)", "graders"
+            )
         specs = []
         for g in graders:
             if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g):
@@ -274,14 +290,18 @@ class Suite:
         generation = dict(data.get("generation") or {})
         for key in generation:
             if key not in _GENERATION_KEYS:
-                raise ConfigError(f"unknown generation setting {key!r}; known: {', '.join(_GENERATION_KEYS)}", f"generation.{key}")
+                raise ConfigError(
+                    f"unknown generation setting {key!r}; known: {', '.join(_GENERATION_KEYS)}", f"generation.{key}"
+                )
         baseline = data.get("baseline")
         if baseline is not None:
             if not isinstance(baseline, str):
                 raise ConfigError(f"expected a path to a saved report, got {baseline!r}", "baseline")
             baseline = resolve_path(baseline, base)
         max_regression = data.get("max_regression")
-        if max_regression is not None and (isinstance(max_regression, bool) or not isinstance(max_regression, (int, float))):
+        if max_regression is not None and (
+            isinstance(max_regression, bool) or not isinstance(max_regression, (int, float))
+        ):
             raise ConfigError(f"expected a number, got {max_regression!r}", "max_regression")
         name = data.get("name") or (Path(source).stem if source else "suite")
         return cls(
@@ -327,7 +347,9 @@ class Suite:
             names = [g.name for g in graders]
             for key in self.thresholds:
                 if key != "*" and key not in names:
-                    raise ConfigError(f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}")
+                    raise ConfigError(
+                        f"threshold for unknown grader {key!r}; graders: {', '.join(names)}", f"thresholds.{key}"
+                    )
             if any(self.threshold_for(n).max_regression is not None for n in names) and self.baseline is None:
                 raise ConfigError("max_regression needs a baseline report; add 'baseline: PATH'", "baseline")
         except ConfigError as exc:
@@ -356,20 +378,24 @@ class Suite:
         for name in names:
             t = self.threshold_for(name)
             stats = report[name]
-            for check, required, actual in (("min_score", t.min_score, stats.mean), ("min_pass_rate", t.min_pass_rate, stats.pass_rate)):
+            minimums = (("min_score", t.min_score, stats.mean), ("min_pass_rate", t.min_pass_rate, stats.pass_rate))
+            for check, required, actual in minimums:
                 if required is None:
                     continue
                 if actual is None:
-                    checks.append(Check(name, check, f">= {required:.3f}", "-", False, f"nothing scored ({stats.unscored_count} unscored)"))
+                    why = f"nothing scored ({stats.unscored_count} unscored)"
+                    checks.append(Check(name, check, f">= {required:.3f}", "-", False, why))
                 else:
                     note = f"{stats.unscored_count} unscored" if stats.unscored_count else ""
+                    ok = actual >= required - 1e-12
                     checks.append(
-                        Check(name, check, f">= {required:.3f}", f"{actual:.3f}", actual >= required - 1e-12, note, actual - required)
+                        Check(name, check, f">= {required:.3f}", f"{actual:.3f}", ok, note, actual - required)
                     )
             if t.max_regression is not None and comparison is not None:
                 d = comparison[name]
                 if d.delta is None:
-                    checks.append(Check(name, "max_regression", f"drop <= {t.max_regression:.3f}", "-", False, "no items paired with the baseline"))
+                    bar = f"drop <= {t.max_regression:.3f}"
+                    checks.append(Check(name, "max_regression", bar, "-", False, "no items paired with the baseline"))
                 else:
                     ci = f"95% CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}], {d.verdict}"
                     checks.append(
@@ -383,8 +409,9 @@ class Suite:
         files: list[tuple[str, Any]] = [("data", self.data), ("baseline", self.baseline)]
         if own_target and isinstance(self.target, Mapping):
             files.append(("target.outputs", self.target.get("outputs")))
-        if own_target and isinstance(self.target, str) and not self.target.startswith("openai:") and not _is_model_name(self.target):
-            files.append(("target", self.target))
+        if own_target and isinstance(self.target, str):
+            if not self.target.startswith("openai:") and not _is_model_name(self.target):
+                files.append(("target", self.target))
         where = "the suite file's folder" if self.source else "the current directory"
         for key, value in files:
             if isinstance(value, (str, os.PathLike)) and not Path(value).exists():

@@ -49,7 +49,8 @@ class GenerationParams:
     top_p: float = dataclasses.field(default=1.0, metadata={"help": "Nucleus sampling mass."})
     seed: int | None = dataclasses.field(default=0, metadata={"help": "Random seed (None = unseeded)."})
     batch_size: int = dataclasses.field(
-        default=64, metadata={"help": "Prompts per generation batch (64 was fastest for the 135M model on 2 CPU cores)."}
+        default=64,
+        metadata={"help": "Prompts per generation batch (64 was fastest for the 135M model on 2 CPU cores)."},
     )
 
     def __post_init__(self) -> None:
@@ -302,7 +303,8 @@ class Outputs(Target):
                 origin[r].append(k)
         for i, outs in enumerate(by_row):
             if not outs:
-                raise DataError(f"row {i} (id {rows[i].get(self.id_field)!r}) has no output in {self.describe().get('path', self.column)}")
+                where = self.describe().get("path", self.column)
+                raise DataError(f"row {i} (id {rows[i].get(self.id_field)!r}) has no output in {where}")
         self._by_row = by_row
         self._origin = origin
 

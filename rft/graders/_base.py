@@ -85,7 +85,8 @@ class Grader:
             raise ConfigError(f"expected a string, got {self.name!r}", "name")
         if self.pass_threshold is not None:
             self.pass_threshold = _number(self.pass_threshold, "pass_threshold")
-        if not isinstance(self.max_output_chars, int) or isinstance(self.max_output_chars, bool) or self.max_output_chars < 1:
+        limit = self.max_output_chars
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ConfigError(f"expected a positive integer, got {self.max_output_chars!r}", "max_output_chars")
         # TRL names a reward function by __name__; pickling rebuilds from the fields.
         self.__name__ = self.name

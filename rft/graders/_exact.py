@@ -242,7 +242,8 @@ class ExactMatch(Grader):
         super().__post_init__()
         self._input = Template(self.input, field="input")
         self._reference = Template(self.reference, field="reference")
-        for name in ("strip_think", "normalize", "case_sensitive", "collapse_whitespace", "ignore_punctuation", "numeric"):
+        flags = ("strip_think", "normalize", "case_sensitive", "collapse_whitespace", "ignore_punctuation", "numeric")
+        for name in flags:
             _bool(getattr(self, name), name)
         if self.tolerance is not None:
             if not self.numeric:
@@ -341,10 +342,10 @@ class ExactMatch(Grader):
                 out.append(self._bad_reference(raw_ref, "no answer found in the reference"))
             elif a is None:
                 out.append(self._no_answer(b))
-            elif a == b:
-                out.append(Grade(1.0, reason=f"answer {short_repr(a)} == reference {short_repr(b)}", details=self._details(a, b)))
             else:
-                out.append(Grade(0.0, reason=f"answer {short_repr(a)} != reference {short_repr(b)}", details=self._details(a, b)))
+                same = a == b
+                reason = f"answer {short_repr(a)} {'==' if same else '!='} reference {short_repr(b)}"
+                out.append(Grade(1.0 if same else 0.0, reason=reason, details=self._details(a, b)))
         return out
 
     def _numeric(
@@ -386,9 +387,11 @@ class ExactMatch(Grader):
                 grades.append(Grade(0.0, reason=f"answer {short_repr(a)} is not a number", details=details))
             elif numbers_equal(an, rn, tol):
                 how = f"within {self.tolerance} of" if tol else "=="
-                grades.append(Grade(1.0, reason=f"answer {short_repr(a)} {how} reference {short_repr(b)}", details=details))
+                reason = f"answer {short_repr(a)} {how} reference {short_repr(b)}"
+                grades.append(Grade(1.0, reason=reason, details=details))
             else:
-                grades.append(Grade(0.0, reason=f"answer {short_repr(a)} != reference {short_repr(b)}", details=details))
+                reason = f"answer {short_repr(a)} != reference {short_repr(b)}"
+                grades.append(Grade(0.0, reason=reason, details=details))
         return grades
 
     def _crash_grade(self, exc: Exception) -> Grade:

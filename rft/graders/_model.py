@@ -8,7 +8,8 @@ OpenAI-compatible server), and reads the verdict with :mod:`rft.judge._parsing`:
 - **An unforgeable verdict.** The last message asks the judge to end with ``VERDICT-<nonce>:
   <value>``, where the nonce is the one marking the candidate block (a hash of the candidate, so
   the candidate cannot write it). Not when the input ends with an assistant message: that prefill
-  leads the judge into its answer (what small local models need) and is the answer format. On OpenAI-compatible servers the request also carries a
+  leads the judge into its answer (what small local models need) and is the answer format. On
+  OpenAI-compatible servers the request also carries a
   ``response_format`` JSON schema (``{"steps", "result"}``); a server that refuses it is asked again
   without, and not asked with it again. A judge that drops the nonce (small models do) is read by a
   stricter fallback: verdicts that also appear in the text being judged are quotes and dropped,
@@ -159,7 +160,8 @@ class _Judge(AsyncCall, Grader):
         # answer format, and an instruction before it only distracts a small model.
         self._prefilled = len(self._templates) > 1 and self._templates[-1][0] == "assistant"
         _check_sampling_params(self.sampling_params)
-        if not isinstance(self.max_candidate_chars, int) or isinstance(self.max_candidate_chars, bool) or self.max_candidate_chars < 1:
+        limit = self.max_candidate_chars
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ConfigError(f"expected a positive integer, got {self.max_candidate_chars!r}", "max_candidate_chars")
         if not isinstance(self.cache, (bool, str)):
             raise ConfigError(f"expected true, false or a file path, got {self.cache!r}", "cache")
@@ -277,7 +279,8 @@ class _Judge(AsyncCall, Grader):
         if self._ignored:
             details["ignored_sampling_params"] = list(self._ignored)
         if reply.error is not None:
-            return Grade.unscored_because(f"judge {self.name!r} got no reply: {reply.reason}", error=reply.error, **details)
+            why = f"judge {self.name!r} got no reply: {reply.reason}"
+            return Grade.unscored_because(why, error=reply.error, **details)
         details["raw_reply"] = reply.text if len(reply.text) <= 4000 else reply.text[-4000:]
         return self._verdict_grade(reply.text, row, details)
 
@@ -379,14 +382,17 @@ class LabelModel(_Judge):
     (0.0, 'rude')
     """
 
-    labels: list[str] = dataclasses.field(default_factory=list, metadata=_help("The labels the judge may answer.", always=True))
+    labels: list[str] = dataclasses.field(
+        default_factory=list, metadata=_help("The labels the judge may answer.", always=True)
+    )
     passing_labels: list[str] = dataclasses.field(
         default_factory=list, metadata=_help("Labels that pass (score 1); the others score 0.", always=True)
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.labels, list) or not self.labels or not all(isinstance(x, str) and x.strip() for x in self.labels):
+        labels = self.labels
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x.strip() for x in labels):
             raise ConfigError(f"expected a non-empty list of label strings, got {self.labels!r}", "labels")
         keys = [_label_key(x) for x in self.labels]
         if len(set(keys)) != len(keys):

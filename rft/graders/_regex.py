@@ -11,11 +11,10 @@ from typing import Any
 import regex
 
 from rft._errors import ConfigError
-from rft._text import clip, short_repr
 from rft._extract import ExtractionTimeout, _group_text, compile_re2, last_re2_match, strip_think
 from rft._grade import Grade
 from rft._template import Batch, Template
-from rft._text import normalize_text
+from rft._text import clip, normalize_text, short_repr
 from rft.graders._base import Grader, Result
 from rft.graders._registry import register_grader
 
@@ -173,7 +172,7 @@ class Regex(Grader):
                 return self._compiled.search(text, timeout=timeout)
             deadline = time.monotonic() + timeout
             m = None
-            for m in self._compiled.finditer(text, timeout=timeout):
+            for m in self._compiled.finditer(text, timeout=timeout):  # noqa: B007 (keeps the last match)
                 if time.monotonic() > deadline:
                     raise TimeoutError
             return m
@@ -226,12 +225,11 @@ class Regex(Grader):
             ref = refs[i]
             details = {"answer": clip(captured), "reference": clip(ref)}
             if not matched:
-                grades.append(
-                    Grade(0.0, reason=f"no answer found: pattern {short_repr(self.pattern)} does not {how} the input", details=details)
-                )
-            elif captured == ref:
-                grades.append(Grade(1.0, reason=f"captured {short_repr(captured)} == reference {short_repr(ref)}", details=details))
+                reason = f"no answer found: pattern {short_repr(self.pattern)} does not {how} the input"
+                grades.append(Grade(0.0, reason=reason, details=details))
             else:
-                grades.append(Grade(0.0, reason=f"captured {short_repr(captured)} != reference {short_repr(ref)}", details=details))
+                same = captured == ref
+                reason = f"captured {short_repr(captured)} {'==' if same else '!='} reference {short_repr(ref)}"
+                grades.append(Grade(1.0 if same else 0.0, reason=reason, details=details))
         return grades
 

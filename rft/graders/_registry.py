@@ -177,4 +177,6 @@ def load_grader(spec: Any, *, trust_code: bool = False) -> Grader:
             return build_grader(read_config_file(path), trust_code=trust_code)
         except ConfigError as exc:
             raise exc.in_source(source) from None
-    raise ConfigError(f"cannot load a grader from {type(spec).__name__} {spec!r}; pass a dict, a file path or a catalogue name")
+    raise ConfigError(
+        f"cannot load a grader from {type(spec).__name__} {spec!r}; pass a dict, a file path or a catalogue name"
+    )

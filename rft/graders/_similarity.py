@@ -236,7 +236,8 @@ class TextSimilarity(Grader):
     evaluation_metric: str = dataclasses.field(
         default="fuzzy_match",
         metadata={
-            "help": "fuzzy_match, bleu, gleu, rouge_1..rouge_5, rouge_l, meteor (needs WordNet) or cosine (embed extra).",
+            "help": "fuzzy_match, bleu, gleu, rouge_1..rouge_5, rouge_l, meteor (needs WordNet) "
+            "or cosine (embed extra).",
             "always": True,
         },
     )

@@ -80,7 +80,8 @@ class StringCheck(Grader):
             out.append(
                 Grade(
                     1.0 if ok else 0.0,
-                    reason=f"{'pass' if ok else 'fail'}: input {short_repr(a, 40)} {self.operation} reference {short_repr(b, 40)}",
+                    reason=f"{'pass' if ok else 'fail'}: input {short_repr(a, 40)} {self.operation} "
+                    f"reference {short_repr(b, 40)}",
                     details={"input": a[:200], "reference": b[:200]},
                 )
             )

@@ -45,7 +45,11 @@ def cohen_kappa(a: list[Any], b: list[Any]) -> float | None:
 
 
 def judge_agreement(
-    judge: Any, rows: Iterable[Mapping[str, Any]] | str | os.PathLike[str], *, output: str = "output", label: str = "label"
+    judge: Any,
+    rows: Iterable[Mapping[str, Any]] | str | os.PathLike[str],
+    *,
+    output: str = "output",
+    label: str = "label",
 ) -> dict[str, Any]:
     """Grade ``rows`` (dicts with the output, the human ``label`` and any item fields the judge's
     template reads; or a JSONL path) and compare with the humans.
@@ -57,9 +61,9 @@ def judge_agreement(
 
     >>> from rft import LabelModel
     >>> from rft.judge import ScriptedBackend
+    >>> scripted = ScriptedBackend(lambda text: "Label: correct" if "\\n4\\n" in text else "Label: incorrect")
     >>> judge = LabelModel(name="j", labels=["correct", "incorrect"], passing_labels=["correct"], cache=False,
-    ...                    input=[{"role": "user", "content": "{{sample.output_text}}"}],
-    ...                    backend=ScriptedBackend(lambda text: "Label: correct" if "\\n4\\n" in text else "Label: incorrect"))
+    ...                    input=[{"role": "user", "content": "{{sample.output_text}}"}], backend=scripted)
     >>> r = judge_agreement(judge, [{"output": "4", "label": "correct"}, {"output": "5", "label": "incorrect"}])
     >>> r["accuracy"], r["kappa"]
     (1.0, 1.0)

@@ -304,14 +304,21 @@ class OpenAIBackend(Backend):
     ):
         if not isinstance(structured_output, bool):
             raise ConfigError(f"expected true or false, got {structured_output!r}", "backend.structured_output")
-        for name, value in (("concurrency", concurrency), ("max_retries", max_retries)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "concurrency" else 0):
-                raise ConfigError(f"expected a {'positive' if name == 'concurrency' else 'non-negative'} integer, got {value!r}", f"backend.{name}")
-        for name, value in (("timeout_s", timeout_s), ("deadline_s", deadline_s), ("backoff_s", backoff_s), ("max_backoff_s", max_backoff_s)):
+        for name, value, least, kind in (
+            ("concurrency", concurrency, 1, "positive"), ("max_retries", max_retries, 0, "non-negative")
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigError(f"expected a {kind} integer, got {value!r}", f"backend.{name}")
+        seconds = {
+            "timeout_s": timeout_s, "deadline_s": deadline_s, "backoff_s": backoff_s, "max_backoff_s": max_backoff_s
+        }
+        for name, value in seconds.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"expected a non-negative number of seconds, got {value!r}", f"backend.{name}")
         if base_url is not None and not isinstance(base_url, str):
-            raise ConfigError(f"expected a URL such as 'http://127.0.0.1:8000/v1', got {base_url!r}", "backend.base_url")
+            raise ConfigError(
+                f"expected a URL such as 'http://127.0.0.1:8000/v1', got {base_url!r}", "backend.base_url"
+            )
         self.base_url = base_url
         self.api_key_env = api_key_env
         self.concurrency = concurrency
@@ -399,7 +406,8 @@ class OpenAIBackend(Backend):
             if retry_after is not None:
                 delay = retry_after
                 if retry_after > self.max_backoff_s:
-                    return _final(last, attempt, start, f"; server asked to retry after {retry_after:g}s, over max_backoff_s")
+                    why = f"; server asked to retry after {retry_after:g}s, over max_backoff_s"
+                    return _final(last, attempt, start, why)
             if time.monotonic() + delay >= deadline:
                 return _final(last, attempt, start, f"; no time left before the {self.deadline_s:g}s deadline")
             await asyncio.sleep(delay)
@@ -451,10 +459,10 @@ class OpenAIBackend(Backend):
         except openai.APIStatusError as exc:
             status = exc.status_code
             body = _short(getattr(exc, "message", "") or str(exc))
-            if status == 429:
-                return JudgeReply.failed("rate_limited", f"HTTP 429 from the judge server: {body}"), _retry_after(exc.response)
-            if status >= 500:
-                return JudgeReply.failed("server_error", f"HTTP {status} from the judge server: {body}"), _retry_after(exc.response)
+            if status == 429 or status >= 500:
+                kind = "rate_limited" if status == 429 else "server_error"
+                reply = JudgeReply.failed(kind, f"HTTP {status} from the judge server: {body}")
+                return reply, _retry_after(exc.response)
             if status == 400 and "response_format" in params:
                 # Maybe the server lacks structured output: ask again without. If that is answered,
                 # it was the response_format: plain text from now on.
@@ -464,13 +472,15 @@ class OpenAIBackend(Backend):
                 return reply, retry_after
             return JudgeReply.failed("http_error", f"HTTP {status} from the judge server: {body}"), None
         except openai.APIResponseValidationError as exc:
-            return JudgeReply.failed("bad_response", f"the judge server sent an invalid response: {_short(str(exc))}"), None
+            why = f"the judge server sent an invalid response: {_short(str(exc))}"
+            return JudgeReply.failed("bad_response", why), None
         except Exception as exc:  # the SDK could not make sense of the reply at all
             return JudgeReply.failed("bad_response", f"{type(exc).__name__}: {_short(str(exc))}"), None
         try:
             text = resp.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
-            return JudgeReply.failed("bad_response", f"the judge server's reply has no choices: {_short(repr(resp))}"), None
+            why = f"the judge server's reply has no choices: {_short(repr(resp))}"
+            return JudgeReply.failed("bad_response", why), None
         if text is not None and not isinstance(text, str):
             return JudgeReply.failed("bad_response", f"message content is {type(text).__name__}, not text"), None
         usage = getattr(resp, "usage", None)
@@ -542,7 +552,9 @@ class CallableBackend(Backend):
         self.fn = fn
         self.concurrency = concurrency
         self.name = name or f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self.calls: list[JudgeRequest] = []
 
     def identity(self) -> str:
@@ -641,7 +653,9 @@ def _local(model: str, batch_size: int = 16, max_new_tokens: int = 48) -> LocalB
 
 
 def _looks_local(model: str) -> bool:
-    return is_default_model_name(model) or is_tiny_model_name(model) or (Path(model).expanduser() / "config.json").is_file()
+    if is_default_model_name(model) or is_tiny_model_name(model):
+        return True
+    return (Path(model).expanduser() / "config.json").is_file()
 
 
 def backend_from_config(spec: Any, model: str = "default", *, trust_code: bool = False) -> Backend:
@@ -660,14 +674,19 @@ def backend_from_config(spec: Any, model: str = "default", *, trust_code: bool =
             return _local(model)
         return OpenAIBackend()
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"expected a backend dict such as {{'type': 'openai', 'base_url': ...}}, got {spec!r}", "backend")
+        raise ConfigError(
+            f"expected a backend dict such as {{'type': 'openai', 'base_url': ...}}, got {spec!r}", "backend"
+        )
     kind = spec.get("type")
     options = {k: v for k, v in spec.items() if k != "type"}
     try:
         if kind == "local":
             unknown = set(options) - {"batch_size", "max_new_tokens"}
             if unknown:
-                raise ConfigError(f"unknown option(s) {sorted(unknown)} for a local backend; known: batch_size, max_new_tokens", "backend")
+                raise ConfigError(
+                    f"unknown option(s) {sorted(unknown)} for a local backend; known: batch_size, max_new_tokens",
+                    "backend",
+                )
             return _local(model, **options)
         if kind == "openai":
             return OpenAIBackend(**options)
@@ -675,13 +694,17 @@ def backend_from_config(spec: Any, model: str = "default", *, trust_code: bool =
             return ScriptedBackend(options["replies"])
         if kind == "callable":
             if not trust_code:
-                raise UntrustedCodeError("a callable backend imports and runs code; load with trust_code=True", "backend.function")
+                raise UntrustedCodeError(
+                    "a callable backend imports and runs code; load with trust_code=True", "backend.function"
+                )
             target = options.get("function", "")
             module, _, name = str(target).partition(":")
             try:
                 fn = getattr(importlib.import_module(module), name)
             except (ImportError, AttributeError, ValueError):
-                raise ConfigError(f"cannot import {target!r}; write 'package.module:function'", "backend.function") from None
+                raise ConfigError(
+                    f"cannot import {target!r}; write 'package.module:function'", "backend.function"
+                ) from None
             return CallableBackend(fn, name=target)
     except TypeError as exc:
         raise ConfigError(f"bad option for a {kind!r} backend: {exc}", "backend") from None

@@ -431,8 +431,8 @@ def _read_label(rest: str, keys: tuple[tuple[str, str], ...], source: str) -> tu
     # For the quote check: the marker through the label (casefold may change lengths: then all of it).
     used = end if label is not None and len(text) == len(value) else len(value)
     if len(named) > 1:
-        return Verdict(error="ambiguous",
-                       reason=f"the verdict {rest.strip()[:60]!r} names several labels: {', '.join(map(repr, named))}"), used
+        why = f"the verdict {rest.strip()[:60]!r} names several labels: {', '.join(map(repr, named))}"
+        return Verdict(error="ambiguous", reason=why), used
     labels = [label for _, label in keys]
     if label is None:
         return _invalid_label(rest, labels), used

@@ -64,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.rstrip("/")
         if path in ("/v1/models", "/models"):
-            self._send(200, {"object": "list", "data": [{"id": self.server.served_name, "object": "model", "owned_by": "rft"}]})
+            model = {"id": self.server.served_name, "object": "model", "owned_by": "rft"}
+            self._send(200, {"object": "list", "data": [model]})
         elif path in ("/health", "/v1/health"):
             self._send(200, {"status": "ok"})
         elif path in ("/stats", "/v1/stats"):
@@ -81,7 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.stats["requests"] += 1
         length = int(self.headers.get("Content-Length") or 0)
         if length <= 0 or length > _MAX_BODY:
-            self._error(400 if length <= 0 else 413, f"request body of {length} bytes; send 1..{_MAX_BODY} bytes of JSON")
+            why = f"request body of {length} bytes; send 1..{_MAX_BODY} bytes of JSON"
+            self._error(400 if length <= 0 else 413, why)
             return
         try:
             body = json.loads(self.rfile.read(length))
@@ -93,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not pairs:
             self._error(400, "messages is empty")
             return
-        params = {k: body[k] for k in ("temperature", "top_p", "seed", "max_tokens", "max_completion_tokens") if body.get(k) is not None}
+        keys = ("temperature", "top_p", "seed", "max_tokens", "max_completion_tokens")
+        params = {k: body[k] for k in keys if body.get(k) is not None}
         if int(body.get("n") or 1) != 1:
             self._error(400, "only n=1 is supported")
             return
@@ -122,7 +125,9 @@ def _content(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part["text"] for part in content if isinstance(part, dict) and part.get("type") in ("text", "input_text"))
+        return "".join(
+            part["text"] for part in content if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+        )
     raise TypeError(f"message content must be text, got {type(content).__name__}")
 
 

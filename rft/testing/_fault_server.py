@@ -14,8 +14,9 @@ once the script is used up):
   ``response_format`` (a server without structured output), else the reply;
 - ``{"drop": true}`` — close the connection without a reply.
 
-``requests`` counts what reached the server, ``bodies`` keeps each request's JSON body. Run it in-process (:meth:`FaultServer.start`) or as
-a process: ``python -m rft.testing._fault_server '<json script>'`` prints its URL on the first line.
+``requests`` counts what reached the server, ``bodies`` keeps each request's JSON body. Run it
+in-process (:meth:`FaultServer.start`) or as a process: ``python -m rft.testing._fault_server
+'<json script>'`` prints its URL on the first line.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class FaultServer(ThreadingHTTPServer):
     >>> import openai
     >>> with FaultServer([{"reply": "Score: 7"}]).start() as server:
     ...     client = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0)
-    ...     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}]).choices[0].message.content
+    ...     reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    >>> reply.choices[0].message.content
     'Score: 7'
     """
 

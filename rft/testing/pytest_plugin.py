@@ -33,7 +33,10 @@ def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("rft", "rft unit benchmarks")
     group.addoption("--rft-target", default=None, metavar="TARGET", help="evaluate this target instead of each suite's")
     group.addoption(
-        "--rft-suites", action="store_true", default=False, help="collect rft_*.yaml and *.rft.yaml suite files as tests"
+        "--rft-suites",
+        action="store_true",
+        default=False,
+        help="collect rft_*.yaml and *.rft.yaml suite files as tests",
     )
 
 
@@ -44,9 +47,8 @@ def rft_suite(request: Any, tmp_path: Path) -> Callable[..., Any]:
 
     def run(suite: Any, *, target: Any = None, trust_code: bool = False) -> Any:
         __tracebackhide__ = True
-        return assert_suite(
-            suite, target=target if target is not None else default_target, out=tmp_path / "rft-suite", trust_code=trust_code
-        )
+        chosen = target if target is not None else default_target
+        return assert_suite(suite, target=chosen, out=tmp_path / "rft-suite", trust_code=trust_code)
 
     return run
 

@@ -38,7 +38,9 @@ def _answers(prompts):
     [
         pytest.param(_lambda_grader(), id="lambda"),
         pytest.param(_closure_grader(3), id="closure"),
-        pytest.param(0.5 * _lambda_grader("a") + 0.5 * rft.StringCheck(name="b", reference="x"), id="lambda-inside-multi"),
+        pytest.param(
+            0.5 * _lambda_grader("a") + 0.5 * rft.StringCheck(name="b", reference="x"), id="lambda-inside-multi"
+        ),
     ],
 )
 def test_evaluate_with_and_without_out(tmp_path, grader):
@@ -56,7 +58,9 @@ def test_evaluate_with_and_without_out(tmp_path, grader):
 @pytest.mark.parametrize(
     "before, after, why",
     [
-        pytest.param(lambda: _closure_grader(3), lambda: _closure_grader(30), "a closure over another value", id="closure-value"),
+        pytest.param(
+            lambda: _closure_grader(3), lambda: _closure_grader(30), "a closure over another value", id="closure-value"
+        ),
         pytest.param(
             lambda: rft.PythonGrader(name="long", fn=lambda s, i: float(len(s["output_text"]) > 3)),
             lambda: rft.PythonGrader(name="long", fn=lambda s, i: float(len(s["output_text"]) < 3)),
@@ -66,7 +70,8 @@ def test_evaluate_with_and_without_out(tmp_path, grader):
 )
 def test_a_changed_function_never_reuses_old_grades(tmp_path, before, after, why):
     evaluate(_answers, ROWS, before(), out=tmp_path, progress=False)
-    with pytest.raises(ConfigError, match=r"different run \(differs in: graders\); graders that differ: 'long' \(its code changed\)"):
+    refused = r"different run \(differs in: graders\); graders that differ: 'long' \(its code changed\)"
+    with pytest.raises(ConfigError, match=refused):
         evaluate(_answers, ROWS, after(), out=tmp_path, progress=False)
     assert grader_fingerprint(before()) != grader_fingerprint(after()), why
 

@@ -21,7 +21,8 @@ ANSWER = rft.StringCheck(name="match", reference="{{item.answer}}")
         pytest.param([{"role": "user", "content": "hi"}], True, "chat messages", id="chat"),
         pytest.param([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], True,
                      "content parts (multimodal chat templates) are content too", id="content-parts"),
-        pytest.param("", False, "an empty prompt is a data mistake (tune refused it, evaluate did not)", id="empty-text"),
+        pytest.param("", False, "an empty prompt is a data mistake (tune refused it, evaluate did not)",
+                     id="empty-text"),
         pytest.param([], False, "no messages", id="empty-chat"),
         pytest.param([{"role": "user", "content": 5}], False,
                      "content must be text (tune accepted any value, evaluate did not)", id="content-int"),
@@ -37,8 +38,10 @@ def test_prompt_rule(prompt, ok, why):
 @pytest.mark.parametrize(
     "rows, message",
     [
-        pytest.param([{"prompt": [{"role": "user", "content": 5}]}], r"row 0: field 'prompt' message 0 is not", id="content-int"),
-        pytest.param([{"prompt": "a"}, {"prompt": ""}], r"row 1: needs a 'prompt' field .*got an empty string", id="empty"),
+        pytest.param([{"prompt": [{"role": "user", "content": 5}]}], r"row 0: field 'prompt' message 0 is not",
+                     id="content-int"),
+        pytest.param([{"prompt": "a"}, {"prompt": ""}], r"row 1: needs a 'prompt' field .*got an empty string",
+                     id="empty"),
         pytest.param([{"prompt": "a"}, {"question": "b"}], r"row 1: needs a 'prompt' field .*has none", id="missing"),
         pytest.param([], r"no rows", id="no-rows"),
     ],
@@ -61,7 +64,8 @@ def test_training_also_refuses_a_mix_of_prompt_kinds(tiny, tmp_path):
     rows = [{"prompt": "a"}, {"prompt": [{"role": "user", "content": "b"}]}]
     with pytest.raises(DataError, match=r"mix of plain-text and chat prompts \(row 0 is text, row 1 is chat"):
         rft.tune(tiny, rows, [ANSWER], max_steps=1, output_dir=str(tmp_path), preflight=False, save_model=False)
-    assert evaluate(lambda ps: ["x" for _ in ps], rows, rft.StringCheck(name="x", reference="x"), progress=False)["x"].mean == 1.0
+    report = evaluate(lambda ps: ["x" for _ in ps], rows, rft.StringCheck(name="x", reference="x"), progress=False)
+    assert report["x"].mean == 1.0
 
 
 @rft.register_grader("_checks_test_hook", replace=True)

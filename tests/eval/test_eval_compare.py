@@ -9,10 +9,15 @@ from rft import Grade
 from rft.eval import ItemResult, Report, compare, decision_text
 
 
+def _grade(score, threshold):
+    """A Grade passing at ``threshold``; None is unscored (the grader crashed)."""
+    return Grade(score, score >= threshold) if score is not None else Grade.unscored_because("x", error="crash")
+
+
 def _report(scores, ids=None, threshold=1.0) -> Report:
     ids = ids if ids is not None else list(range(len(scores)))
     items = [
-        ItemResult(i, ident, f"p{ident}", ["out"], {"g": [Grade(s, s >= threshold) if s is not None else Grade.unscored_because("x", error="crash")]})
+        ItemResult(i, ident, f"p{ident}", ["out"], {"g": [_grade(s, threshold)]})
         for i, (ident, s) in enumerate(zip(ids, scores))
     ]
     return Report(items, ["g"])
@@ -97,7 +102,7 @@ def _multi(per_item, threshold=1.0, ids=None) -> Report:
             ident,
             f"p{ident}",
             ["out"] * len(scores),
-            {"g": [Grade(s, s >= threshold) if s is not None else Grade.unscored_because("x", error="crash") for s in scores]},
+            {"g": [_grade(s, threshold) for s in scores]},
         )
         for i, (ident, scores) in enumerate(zip(ids, per_item))
     ]

@@ -46,9 +46,14 @@ class FakeJudge(rft.Grader):
                 out.append(Grade.unscored_because("judge unreachable", error="judge_down", latency_s=2.0))
             else:
                 s = 1.0 if t == "yes" else 0.0
-                out.append(Grade(s, reason="judged", details={"latency_s": 0.5, "tokens": {"prompt": 10, "completion": 2},
-                                                               "cache_hit": t == "yes"}))
+                details = {"latency_s": 0.5, "tokens": {"prompt": 10, "completion": 2}, "cache_hit": t == "yes"}
+                out.append(Grade(s, reason="judged", details=details))
         return out
+
+
+def _answering(by_prompt):
+    """A target answering each text prompt from ``by_prompt``; other prompts (chat lists) get 'down'."""
+    return lambda ps: [by_prompt.get(p, "down") if isinstance(p, str) else "down" for p in ps]
 
 
 # ----------------------------------------------------------------------------------- pre-flight
@@ -57,7 +62,11 @@ class FakeJudge(rft.Grader):
 @pytest.mark.parametrize(
     "rows,grader,message",
     [
-        ([{"prompt": "x", "answer": "1"}, {"answer": "2"}], MATCH, r"row 1: needs a 'prompt' field .* has none \(fields: answer\)"),
+        (
+            [{"prompt": "x", "answer": "1"}, {"answer": "2"}],
+            MATCH,
+            r"row 1: needs a 'prompt' field .* has none \(fields: answer\)",
+        ),
         ([{"prompt": 42, "answer": "1"}], MATCH, r"row 0: needs a 'prompt' field .*, got int 42"),
         ([{"prompt": [{"role": "user"}], "answer": "1"}], MATCH, r"row 0: field 'prompt' message 0 is not"),
         ([{"prompt": "x", "answer": "1"}, {"prompt": "y"}], MATCH, r"row 1: no field 'answer' \(grader 'match'"),
@@ -72,7 +81,10 @@ class FakeJudge(rft.Grader):
             r"row 0: field 'meta' has no key 'level'",
         ),
     ],
-    ids=["missing-prompt", "prompt-wrong-type", "bad-chat-message", "missing-grader-field", "nested-not-mapping", "nested-missing"],
+    ids=[
+        "missing-prompt", "prompt-wrong-type", "bad-chat-message", "missing-grader-field", "nested-not-mapping",
+        "nested-missing",
+    ],
 )
 def test_rows_are_checked_before_anything_is_generated(rows, grader, message):
     target = Recorder()
@@ -127,7 +139,7 @@ def test_samples_per_item_gives_pass_at_k_and_mean_at_k():
 
 def test_unscored_is_counted_by_reason_and_kept_out_of_the_mean():
     by_prompt = {"say yes": "yes", "say no": "no"}  # the chat prompt (a list) gets 'down'
-    report = evaluate(lambda ps: [by_prompt.get(p, "down") if isinstance(p, str) else "down" for p in ps], ROWS, FakeJudge(name="judge"), progress=False)
+    report = evaluate(_answering(by_prompt), ROWS, FakeJudge(name="judge"), progress=False)
     s = report["judge"]
     assert s.unscored == {"judge_down": 1}
     assert s.scored == 2 and s.mean == pytest.approx(0.5)  # not 1/3: unscored is not 0
@@ -140,7 +152,8 @@ def test_outputs_column_and_jsonl_by_id(tmp_path):
     by_column = evaluate(Outputs(column="out"), rows, MATCH, progress=False)
     assert by_column.samples_per_item == 2 and by_column["match"].n == 6
     path = tmp_path / "outs.jsonl"
-    path.write_text("\n".join(json.dumps({"id": i, "output": o}) for i, o in [("b", "no"), ("a", "no"), ("a", "yes")]) + "\n")
+    lines = [json.dumps({"id": i, "output": o}) for i, o in [("b", "no"), ("a", "no"), ("a", "yes")]]
+    path.write_text("\n".join(lines) + "\n")
     by_file = evaluate(str(path), ROWS[:2], MATCH, progress=False)  # a .jsonl path is precomputed outputs
     assert [i.outputs for i in by_file.items] == [["no", "yes"], ["no"]]
     # a: 2 samples, 1 pass (pass@1 0.5, pass@2 1.0); b: 1 passing sample (pass@1 1.0), too few for k=2
@@ -183,9 +196,10 @@ class _ChatHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append(body)
         last = body["messages"][-1]["content"]
-        choices = [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": "yes" if "yes" in last else "maybe"}}
-                   for i in range(body.get("n", 1))]
-        data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"], "choices": choices}).encode()
+        message = {"role": "assistant", "content": "yes" if "yes" in last else "maybe"}
+        choices = [{"index": i, "finish_reason": "stop", "message": message} for i in range(body.get("n", 1))]
+        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"], "choices": choices}
+        data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -207,13 +221,18 @@ def test_openai_compatible_endpoint_over_real_http():
     assert [i.outputs for i in report.items] == [["yes", "yes"], ["maybe", "maybe"], ["yes", "yes"]]
     sent = _ChatHandler.calls
     assert {c["model"] for c in sent} == {"tiny-chat"} and all(c["n"] == 2 and c["seed"] == 0 for c in sent)
-    assert any(c["messages"] == [{"role": "user", "content": "say no"}] for c in sent)  # a string prompt -> one user message
+    # A string prompt is sent as one user message.
+    assert any(c["messages"] == [{"role": "user", "content": "say no"}] for c in sent)
     assert report.meta["target"] == {"type": "openai", "model": "tiny-chat", "base_url": url}
 
 
 @pytest.mark.parametrize(
     "target,message",
-    [(42, "cannot evaluate a int"), ({"outputs_column": "x", "extra": 1}, "unknown target"), ("openai:@http://x", "names no model")],
+    [
+        (42, "cannot evaluate a int"),
+        ({"outputs_column": "x", "extra": 1}, "unknown target"),
+        ("openai:@http://x", "names no model"),
+    ],
     ids=["int", "bad-mapping", "openai-no-model"],
 )
 def test_bad_targets_are_config_errors(target, message):
@@ -236,7 +255,7 @@ def test_duplicate_grader_names_refused():
 
 def _report() -> Report:
     by_prompt = {"say yes": "yes", "say no": "<script>alert(1)</script>"}
-    return evaluate(lambda ps: [by_prompt.get(p, "down") if isinstance(p, str) else "down" for p in ps], ROWS, [MATCH, FakeJudge(name="judge")], progress=False)
+    return evaluate(_answering(by_prompt), ROWS, [MATCH, FakeJudge(name="judge")], progress=False)
 
 
 def test_report_save_load_round_trip(tmp_path):
@@ -294,8 +313,13 @@ def test_a_real_score_model_judge_reports_latency_tokens_and_cache():
     from rft.graders._model import ScoreModel
     from rft.judge import ScriptedBackend
 
-    judge = ScoreModel(name="helpful", range=[1, 5], backend=ScriptedBackend(["Score: 4", "Score: 2", "no verdict"]),
-                       input=[{"role": "user", "content": "Rate 1-5 ({{item.answer}}): {{sample.output_text}}"}], cache=False)
+    judge = ScoreModel(
+        name="helpful",
+        range=[1, 5],
+        backend=ScriptedBackend(["Score: 4", "Score: 2", "no verdict"]),
+        input=[{"role": "user", "content": "Rate 1-5 ({{item.answer}}): {{sample.output_text}}"}],
+        cache=False,
+    )
     report = evaluate(Recorder(), ROWS, judge, progress=False)
     s = report["helpful"]
     # Rows a and c render the same judge prompt: asked once, the repeat is served as a cache hit.

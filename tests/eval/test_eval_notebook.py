@@ -26,7 +26,11 @@ def _execute(tiny: bool, monkeypatch, runs: Path) -> object:
 
 
 def _outputs(nb, kind: str) -> list:
-    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", []) if kind in o.get("data", {})]
+    return [o for o in _cell_outputs(nb) if kind in o.get("data", {})]
+
+
+def _cell_outputs(nb) -> list:
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
 def _text(nb) -> str:
@@ -35,7 +39,8 @@ def _text(nb) -> str:
 
 def _check(nb) -> None:
     text = _text(nb)
-    assert os.path.realpath(sys.executable) in {os.path.realpath(p) for p in text.split() if p.endswith(("python", "python3"))}, (
+    pythons = {os.path.realpath(p) for p in text.split() if p.endswith(("python", "python3"))}
+    assert os.path.realpath(sys.executable) in pythons, (
         "the kernel must run this venv's python"
     )
     assert "score=1.00" in text and "score=0.00" in text  # the hand-graded outputs
@@ -46,7 +51,7 @@ def _check(nb) -> None:
     assert any("rft evaluation of" in h and "<table>" in h for h in html)  # the report's HTML
     assert any("verdict" in h for h in html)  # the comparison's HTML
     assert len(_outputs(nb, "image/png")) >= 2  # report.plot() and comparison.plot()
-    errors = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [o for o in _cell_outputs(nb) if o.get("output_type") == "error"]
     assert not errors
 
 

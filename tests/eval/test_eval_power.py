@@ -81,7 +81,8 @@ def test_all_pass_baseline_does_not_claim_infinite_resolution():
     floor = math.sqrt(34 / 36 * 2 / 36)
     check = power_check(_report([[1.0]] * 32), "g", "pass_rate", 0.02)
     assert check.sd_diff == pytest.approx(floor) == pytest.approx(0.229061, abs=1e-6)
-    assert check.resolvable == pytest.approx((Z_975 + Z_80) * floor / math.sqrt(32)) == pytest.approx(0.113444, abs=1e-6)
+    resolvable = (Z_975 + Z_80) * floor / math.sqrt(32)
+    assert check.resolvable == pytest.approx(resolvable) == pytest.approx(0.113444, abs=1e-6)
     assert not check.ok
     # mean of 0/1 scores is the same data: the same floor
     assert power_check(_report([[1.0]] * 32), "g", "mean", 0.02).sd_diff == pytest.approx(floor)

@@ -114,9 +114,8 @@ def _cells_markdown(report):
 
 def _cells_html(report):
     body = report._repr_html_().split("<tbody>")[1].split("</tbody>")[0]
-    return [
-        [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in re.findall(r"<tr>(.*?)</tr>", body)
-    ]
+    rows = re.findall(r"<tr>(.*?)</tr>", body)
+    return [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in rows]
 
 
 def test_table_shows_se_and_both_intervals():
@@ -155,7 +154,8 @@ def test_text_markdown_html_and_to_dict_show_the_same_numbers():
         assert cell["SE"] == f"{stats['se']:.3f}"
         assert cell["95% CI"] == f"[{stats['ci_low']:.3f}, {stats['ci_high']:.3f}]"
         assert cell["pass rate"] == f"{100 * stats['pass_rate']:.1f}%"
-        assert cell["pass 95% CI"] == f"[{100 * stats['pass_rate_ci_low']:.1f}%, {100 * stats['pass_rate_ci_high']:.1f}%]"
+        low, high = 100 * stats["pass_rate_ci_low"], 100 * stats["pass_rate_ci_high"]
+        assert cell["pass 95% CI"] == f"[{low:.1f}%, {high:.1f}%]"
 
 
 def test_to_dict_round_trip_keeps_the_new_fields():

@@ -267,7 +267,8 @@ def test_ctrl_c_in_the_first_batch_keeps_the_finished_samples(tmp_path, capsys):
     assert again.prompts == 40 - 8  # no finished sample is generated again
     keys = _keys(tmp_path)
     assert len(keys) == 40 * len(GRADERS) and set(keys.values()) == {1}
-    clean = evaluate(InterruptedAfter(limit=10**6), rows, GRADERS, batch_size=32, out=tmp_path / "clean", progress=False)
+    never = InterruptedAfter(limit=10**6)
+    clean = evaluate(never, rows, GRADERS, batch_size=32, out=tmp_path / "clean", progress=False)
     assert _comparable(report)["items"] == _comparable(clean)["items"]
 
 

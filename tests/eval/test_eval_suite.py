@@ -39,7 +39,8 @@ def _write(folder: Path, thresholds: dict, **extra) -> Path:
         ({"match": {"min_score": 0.7}}, True, []),  # 7 of 10 right: exactly at the threshold
         ({"match": {"min_score": 0.8}}, False, [("match", "min_score")]),  # 0.7 < 0.8
         ({"*": {"min_pass_rate": 0.9}}, False, [("match", "min_pass_rate")]),  # '*' reaches every grader; tagged passes
-        ({"*": {"min_pass_rate": 0.5}, "match": {"min_pass_rate": 0.75}}, False, [("match", "min_pass_rate")]),  # override
+        # A grader's own threshold overrides '*'.
+        ({"*": {"min_pass_rate": 0.5}, "match": {"min_pass_rate": 0.75}}, False, [("match", "min_pass_rate")]),
     ],
     ids=["at-threshold", "below-min-score", "star-applies-to-all", "per-grader-overrides-star"],
 )
@@ -148,8 +149,10 @@ def test_rft_eval_tiny_model_folder(tmp_path, tiny_model_path, capsys):
     rows.write_text("".join(json.dumps(r) + "\n" for r in ROWS[:4]))
     grader = tmp_path / "g.json"
     grader.write_text(json.dumps({"type": "string_check", "name": "any", "reference": "", "operation": "like"}))
-    code = main(["eval", "--model", str(tiny_model_path), "--data", str(rows), "--grader", str(grader),
-                 "--max-new-tokens", "4", "--samples", "2", "--temperature", "0.7", "--format", "markdown", "--no-progress"])
+    code = main([
+        "eval", "--model", str(tiny_model_path), "--data", str(rows), "--grader", str(grader),
+        "--max-new-tokens", "4", "--samples", "2", "--temperature", "0.7", "--format", "markdown", "--no-progress",
+    ])
     assert code == 0
     out = capsys.readouterr().out
     assert "| any | 8 | 1.000 |" in out and "temperature=0.7" in out
@@ -167,13 +170,16 @@ def test_rft_eval_data_error_exits_2(tmp_path, capsys):
 # ------------------------------------------------------------------------------------ example suites
 
 
-@pytest.mark.parametrize("path", sorted((Path(rft.__file__).parent.parent / "suites").glob("*.yaml")), ids=lambda p: p.name)
+SUITE_FILES = sorted((Path(rft.__file__).parent.parent / "suites").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SUITE_FILES, ids=lambda p: p.name)
 def test_example_suites_load(path):
     suite = Suite.load(path)
     assert suite.graders and suite.data
 
 
-# ------------------------------------------------------------------------------------ paths, checks before the slow part
+# ---------------------------------------------------------------------------- paths, checks before the slow part
 
 
 def test_relative_paths_are_read_from_the_suite_folder_only(tmp_path, monkeypatch):

@@ -70,10 +70,14 @@ CASES = [
     ({"ignore_punctuation": True, "collapse_whitespace": True}, "New - York", "New York", 1.0, "==", "both folds"),
     # extraction: several markers, think blocks, missing markers
     ({"extract": "answer_tags"}, "<answer>42</answer>", "42", 1.0, "==", "answer tag"),
-    ({"extract": "answer_tags"}, "<answer>42</answer> hmm <answer>41</answer>", "42", 0.0, "'41' != reference", "last tag counts"),
-    ({"extract": "answer_tags"}, "<answer>41</answer> hmm <answer>42</answer>", "42", 1.0, "==", "last tag counts (match)"),
-    ({"extract": "answer_tags"}, "<answer>42</answer><think><answer>41</answer></think>", "42", 0.0, "!=", "think counts unless asked"),
-    ({"extract": "answer_tags", "strip_think": True}, "<answer>42</answer><think><answer>41</answer></think>", "42", 1.0, "==", "tags inside think ignored"),
+    ({"extract": "answer_tags"}, "<answer>42</answer> hmm <answer>41</answer>", "42", 0.0, "'41' != reference",
+     "last tag counts"),
+    ({"extract": "answer_tags"}, "<answer>41</answer> hmm <answer>42</answer>", "42", 1.0, "==",
+     "last tag counts (match)"),
+    ({"extract": "answer_tags"}, "<answer>42</answer><think><answer>41</answer></think>", "42", 0.0, "!=",
+     "think counts unless asked"),
+    ({"extract": "answer_tags", "strip_think": True}, "<answer>42</answer><think><answer>41</answer></think>", "42",
+     1.0, "==", "tags inside think ignored"),
     ({"strip_think": True}, "<think>maybe 41</think>42", "42", 1.0, "==", "think stripped without extraction"),
     ({"extract": "answer_tags"}, "the answer is 42", "42", 0.0, "no answer found", "no tag"),
     ({"extract": "boxed"}, "\\boxed{41} \\boxed{42", "42", 0.0, "no answer found", "broken last box, no fallback"),
@@ -81,10 +85,12 @@ CASES = [
     ({"extract": {"regex": r"Answer: (\w+)"}}, "Answer: B\nAnswer: C", "C", 1.0, "==", "regex, last match"),
     ({"extract": {"answer_tags": "final"}}, "<final>yes</final>", "yes", 1.0, "==", "custom tag"),
     ({"extract": "answer_tags"}, "<answer>\uff14\uff12</answer>", "42", 1.0, "==", "normalised before extraction"),
-    ({"extract": "answer_tags"}, "\uff1canswer\uff1e42\uff1c/answer\uff1e", "42", 1.0, "==", "fullwidth tag brackets fold to a tag"),
+    ({"extract": "answer_tags"}, "\uff1canswer\uff1e42\uff1c/answer\uff1e", "42", 1.0, "==",
+     "fullwidth tag brackets fold to a tag"),
     ({"reference_extract": "hash"}, "72", "She had 3 + 69 = 72 cats.\n#### 72", 1.0, "==", "GSM8K reference"),
     ({"extract": "hash", "reference_extract": "hash"}, "...#### 72", "... #### 72", 1.0, "==", "both sides extracted"),
-    ({"reference_extract": "hash"}, "72", "no marker in the reference", None, "no answer found in the reference", "bad reference is unscored"),
+    ({"reference_extract": "hash"}, "72", "no marker in the reference", None, "no answer found in the reference",
+     "bad reference is unscored"),
     ({"numeric": True}, "42", "forty-two", None, "reference is not a number", "non-numeric reference is unscored"),
     ({"numeric": True}, "42", "", None, "reference is not a number", "empty reference is unscored in numeric mode"),
     # empty outputs
@@ -297,7 +303,8 @@ GRADERS = [ExactMatch(reference=REF, **c) for c in (
     {"extract": {"regex": r"(?i)answer:\s*(\S+)"}, "case_sensitive": False, "ignore_punctuation": True},
     {"extract": "hash", "reference_extract": "hash", "collapse_whitespace": True},
 )]
-TEXT = st.text(alphabet=st.sampled_from(list("<>/answerthink{}\\boxed#:$%-+,.0123456789 \n\u00a0\u200b\uff14")), max_size=60) | st.text(max_size=30)
+ALPHABET = list("<>/answerthink{}\\boxed#:$%-+,.0123456789 \n\u00a0\u200b\uff14")
+TEXT = st.text(alphabet=st.sampled_from(ALPHABET), max_size=60) | st.text(max_size=30)
 
 
 @settings(max_examples=60, deadline=None)

@@ -37,7 +37,8 @@ CASES = [
     ({"pattern": r"\d"}, "", None, 0.0, "does not", "empty completion"),
     # with a reference: the last match's first group
     ({"pattern": r"Answer: (\d+)"}, "Answer: 42", "42", 1.0, "captured '42' == reference '42'", "capture equals"),
-    ({"pattern": r"Answer: (\d+)"}, "Answer: 42 Answer: 41", "42", 0.0, "captured '41' != reference '42'", "last match only"),
+    ({"pattern": r"Answer: (\d+)"}, "Answer: 42 Answer: 41", "42", 0.0, "captured '41' != reference '42'",
+     "last match only"),
     ({"pattern": r"Answer: (\d+)"}, "Answer: 41 Answer: 42", "42", 1.0, "==", "last match (match)"),
     ({"pattern": r"Answer: (\d+)"}, "no answer", "42", 0.0, "no answer found", "no match with a reference"),
     ({"pattern": r"A: (\d+)|B: (\d+)"}, "B: 7", "7", 1.0, "==", "first participating group"),
@@ -46,11 +47,13 @@ CASES = [
     ({"pattern": r"Answer:(.*)", "normalize": False}, "Answer: 42", "42", 0.0, "!=", "raw capture"),
     ({"pattern": r"Answer: (\d+)"}, "Answer: 42", "\uff14\uff12", 1.0, "==", "reference normalised"),
     ({"pattern": r"(\d+)", "mode": "fullmatch"}, "42", "42", 1.0, "==", "fullmatch with a reference"),
-    ({"pattern": r"Answer: (\d+)", "strip_think": True}, "Answer: 42<think>Answer: 41</think>", "42", 1.0, "==", "match inside think ignored"),
+    ({"pattern": r"Answer: (\d+)", "strip_think": True}, "Answer: 42<think>Answer: 41</think>", "42", 1.0, "==",
+     "match inside think ignored"),
     # engine python: backreferences and lookaround, bounded by a timeout
     ({"pattern": r"(\w)\1", "engine": "python"}, "book", None, 1.0, "matches", "backreference"),
     ({"pattern": r"(?<=\$)(\d+)", "engine": "python"}, "cost $5 or $7", "7", 1.0, "==", "lookbehind, last match"),
-    ({"pattern": r"\d+", "engine": "python", "mode": "fullmatch"}, "42", None, 1.0, "fully matches", "python fullmatch"),
+    ({"pattern": r"\d+", "engine": "python", "mode": "fullmatch"}, "42", None, 1.0, "fully matches",
+     "python fullmatch"),
     ({"pattern": r"(?i)yes", "engine": "python"}, "YES", None, 1.0, "matches", "python inline flag"),
     ({"pattern": "a.b", "engine": "python", "flags": ["s"]}, "a\nb", None, 1.0, "matches", "python DOTALL"),
 ]
@@ -189,7 +192,8 @@ GRADERS = [
     Regex(pattern=r"(\w)\1", engine="python"),
     Regex(pattern=r"(?<=:)(\d+)", engine="python", reference="{{item.answer}}", timeout=0.5),
 ]
-TEXT = st.text(alphabet=st.sampled_from(list("<>/answerthink:{}#-0123456789 \n\u00a0\u200b\uff14AZ")), max_size=60) | st.text(max_size=30)
+ALPHABET = list("<>/answerthink:{}#-0123456789 \n\u00a0\u200b\uff14AZ")
+TEXT = st.text(alphabet=st.sampled_from(ALPHABET), max_size=60) | st.text(max_size=30)
 
 
 @settings(max_examples=60, deadline=None)

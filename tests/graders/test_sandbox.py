@@ -409,7 +409,10 @@ def test_a_crash_replaces_the_worker():
 
 
 def test_lone_surrogates_and_unicode_reach_the_function_intact():
-    source = "def grade(sample, item):\n    return float(sample == 'a\\ud800\u00e9\U0001F600' and item == {'k': '\\udfff'})\n"
+    source = (
+        "def grade(sample, item):\n"
+        "    return float(sample == 'a\\ud800\u00e9\U0001F600' and item == {'k': '\\udfff'})\n"
+    )
     with Sandbox(source, timeout=5.0, workers=1) as box:
         assert box.call("a\ud800\u00e9\U0001F600", {"k": "\udfff"}).value == 1.0
 

@@ -191,7 +191,8 @@ def test_config_errors_name_the_field(override, path, why):
 
 
 def test_callable_backend_in_config_needs_trust_code():
-    config = {"type": "score_model", "name": "j", "input": USER, "backend": {"type": "callable", "function": "os:getcwd"}}
+    backend = {"type": "callable", "function": "os:getcwd"}
+    config = {"type": "score_model", "name": "j", "input": USER, "backend": backend}
     with pytest.raises(rft.UntrustedCodeError):
         load_grader(config)
 

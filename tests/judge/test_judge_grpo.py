@@ -28,11 +28,15 @@ def test_grpo_with_judge_and_deterministic_grader(tmp_path):
     judge_fn = LengthJudge()
     judge = ScoreModel(name="judge", range=[0, 10], cache=str(tmp_path / "cache.sqlite"),
                        backend=CallableBackend(judge_fn),
-                       input=[{"role": "user", "content": "Q: {{item.question}}\nA: {{sample.output_text}}\nScore 0-10."}])
+                       input=[{"role": "user",
+                               "content": "Q: {{item.question}}\nA: {{sample.output_text}}\nScore 0-10."}])
     exact = StringCheck(name="says_42", reference="42", operation="like")
     model, tokenizer = tiny_model()
     data = datasets.Dataset.from_list(
-        [{"prompt": [{"role": "user", "content": f"What is {i} + {42 - i}?"}], "question": f"{i}+{42 - i}"} for i in range(4)]
+        [
+            {"prompt": [{"role": "user", "content": f"What is {i} + {42 - i}?"}], "question": f"{i}+{42 - i}"}
+            for i in range(4)
+        ]
     )
     args = GRPOConfig(output_dir=str(tmp_path / "out"), use_cpu=True, bf16=False, max_steps=2,
                       per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
@@ -75,7 +79,9 @@ def test_grpo_with_the_tiny_local_model_as_judge(tmp_path):
             return scores
 
     model, tokenizer = tiny_model()
-    data = datasets.Dataset.from_list([{"prompt": [{"role": "user", "content": f"What is {i} + 1?"}]} for i in range(4)])
+    data = datasets.Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": f"What is {i} + 1?"}]} for i in range(4)]
+    )
     args = GRPOConfig(output_dir=str(tmp_path / "out"), use_cpu=True, bf16=False, max_steps=2,
                       per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
                       logging_steps=1, report_to="none", save_strategy="no")
