@@ -63,7 +63,9 @@ def _by_kind(outputs: list[dict[str, Any]], grades: Sequence[Any]) -> str:
         scored = [s for s in scores if s is not None]
         mean = f"{sum(scored) / len(scored):.2f}" if scored else "  - "
         unscored = len(scores) - len(scored)
-        lines.append(f"  {kind.ljust(width)}  n={len(scores):<3d} mean={mean}" + (f" unscored={unscored}" if unscored else ""))
+        lines.append(
+            f"  {kind.ljust(width)}  n={len(scores):<3d} mean={mean}" + (f" unscored={unscored}" if unscored else "")
+        )
     return "\n".join(lines)
 
 
@@ -114,7 +116,9 @@ def stage_grade_samples(ctx: DemoContext) -> None:
 
     # 4. Unscored is not 0: a numeric grader on rows whose reference is a word cannot judge them.
     picked = [i for i, item in enumerate(items) if item["grader"] == "answer_in_tags"]
-    misuse = grade_all([load_grader("answer_matches_reference")], [samples[i] for i in picked], [items[i] for i in picked])
+    misuse = grade_all(
+        [load_grader("answer_matches_reference")], [samples[i] for i in picked], [items[i] for i in picked]
+    )
     print("\nunscored is not 0: the numeric answer_matches_reference on the same answer_in_tags rows")
     print("(rows whose answer is a word, such as 'Paris', are unscored: the grader cannot judge them)")
     print(grades_report(misuse).table())
@@ -167,14 +171,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rft._errors import RftError
 
     parser = argparse.ArgumentParser(prog="python -m rft.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stage", action="append", metavar="N", type=int, help="run only stage N (1-based); repeatable")
+    parser.add_argument(
+        "--stage", action="append", metavar="N", type=int, help="run only stage N (1-based); repeatable"
+    )
     parser.add_argument("--quick", action="store_true", help="smallest settings (for tests)")
     parser.add_argument("--data-dir", type=Path, help="example data folder (default: the repository's data/)")
     parser.add_argument("--out", type=Path, default=Path("results/demo"), help="results folder (default: %(default)s)")
-    parser.add_argument("--model", default="default", help="'default' (embedded SmolLM2-135M-Instruct) or a model folder")
+    parser.add_argument(
+        "--model", default="default", help="'default' (embedded SmolLM2-135M-Instruct) or a model folder"
+    )
     parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget of the tuning stage")
-    parser.add_argument("--task", default="contacts", choices=["contacts", "orders"],
-                        help="tuning task (orders: the held-out task of the same kind)")
+    parser.add_argument(
+        "--task",
+        default="contacts",
+        choices=["contacts", "orders"],
+        help="tuning task (orders: the held-out task of the same kind)",
+    )
     args = parser.parse_args(argv)
     try:
         ctx = DemoContext(
@@ -196,4 +208,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rft demo: error: {exc}", file=sys.stderr)
         return 2
     return 0
-

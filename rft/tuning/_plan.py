@@ -14,6 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rft.eval._power import items_needed, power_check
+from rft.eval._report import load_report
+
 __all__ = ["check_power"]
 
 
@@ -27,15 +30,14 @@ def _target_advice(suite: Any, check: Any) -> str:
     head = f"target {suite.name!r} has {check.n_items:,} items x {k} sample{'s' if k != 1 else ''}"
     if not math.isfinite(check.resolvable):
         return f"{head}: nothing was scored at baseline, so no gain can be shown; check the grader and the data"
-    text = f"{head}: it can show a gain of {check.resolvable:.3g} in {what} or more at {check.level:.0%}/{check.power:.0%} power"
+    at = f"{check.level:.0%}/{check.power:.0%} power"
+    text = f"{head}: it can show a gain of {check.resolvable:.3g} in {what} or more at {at}"
     if check.resolvable > 0.3:
         text += f"; smaller gains need more items (about {_items_for(check, 0.3):,} for 0.3)"
     return text
 
 
 def _items_for(check: Any, change: float) -> int:
-    from rft.eval._power import items_needed
-
     return items_needed(check.sd_diff, change, level=check.level, power=check.power)
 
 
@@ -45,16 +47,22 @@ def check_power(target: Any, guards: Sequence[Any], baseline: Mapping[str, Any],
 
     ``baseline`` is the loop's baseline scores (each suite's saved report path under ``report``).
     """
-    from rft.eval._power import power_check
-    from rft.eval._report import load_report
-
     out = []
-    for role, suite, scores in [("target", target, baseline["target"]),
-                                *[("guard", g, baseline["guards"][g.name]) for g in guards]]:
+    for role, suite, scores in [
+        ("target", target, baseline["target"]),
+        *[("guard", g, baseline["guards"][g.name]) for g in guards],
+    ]:
         report = load_report(scores["report"])
         tolerance = suite.tolerance if role == "guard" else max(options.min_delta, 1e-9)
-        check = power_check(report, suite.grader, suite.metric, tolerance, level=options.level, power=options.power,
-                            name=f"guard {suite.name!r}")
+        check = power_check(
+            report,
+            suite.grader,
+            suite.metric,
+            tolerance,
+            level=options.level,
+            power=options.power,
+            name=f"guard {suite.name!r}",
+        )
         record = {k: _clean(v) for k, v in check.to_dict().items()}
         record.update(role=role, suite=suite.name)
         if role == "target":

@@ -27,7 +27,9 @@ REPORT_FORMAT = "rft.tuning_report/2"
 
 def _change(suite: Any, before: Mapping[str, Any], after: Mapping[str, Any], level: float) -> dict[str, Any]:
     """Baseline against best, by the comparison the gates use."""
-    d = compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level)[suite.grader]
+    d = compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level)[
+        suite.grader
+    ]
     return {
         "suite": suite.name,
         "grader": suite.grader,
@@ -71,8 +73,25 @@ def _rounds(state: Any) -> list[dict[str, Any]]:
     for rec in state.rounds:
         curves = {name: [[offset + int(s), float(v)] for s, v in pts] for name, pts in rec.get("rewards", {}).items()}
         offset += int(rec.get("steps") or 0)
-        rows.append({k: rec.get(k) for k in ("round", "lr", "beta", "steps", "remedy", "kept", "reason", "target",
-                                             "guards", "train_seconds", "eval_seconds")} | {"rewards": curves})
+        rows.append(
+            {
+                k: rec.get(k)
+                for k in (
+                    "round",
+                    "lr",
+                    "beta",
+                    "steps",
+                    "remedy",
+                    "kept",
+                    "reason",
+                    "target",
+                    "guards",
+                    "train_seconds",
+                    "eval_seconds",
+                )
+            }
+            | {"rewards": curves}
+        )
     return rows
 
 
@@ -86,12 +105,25 @@ def _remedies(state: Any) -> list[dict[str, Any]]:
         for g in rem.get("guards", []):
             b = (before or {}).get("guards", {}).get(g, {}).get("vs_baseline", {})
             a = (after or {}).get("guards", {}).get(g, {}).get("vs_baseline", {}) if after else None
-            effect.append({"guard": g, "before": _dci(b), "after": _dci(a) if a else "not tried (no round left)",
-                           "holds_after": (after or {}).get("guards", {}).get(g, {}).get("holds") if after else None})
+            effect.append(
+                {
+                    "guard": g,
+                    "before": _dci(b),
+                    "after": _dci(a) if a else "not tried (no round left)",
+                    "holds_after": (after or {}).get("guards", {}).get(g, {}).get("holds") if after else None,
+                }
+            )
         tb = (before or {}).get("target", {}).get("vs_best", {})
         ta = (after or {}).get("target", {}).get("vs_best", {}) if after else None
-        out.append({**rem, "effect": effect, "target_before": _dci(tb), "target_after": _dci(ta) if ta else None,
-                    "kept_after": (after or {}).get("kept") if after else None})
+        out.append(
+            {
+                **rem,
+                "effect": effect,
+                "target_before": _dci(tb),
+                "target_after": _dci(ta) if ta else None,
+                "kept_after": (after or {}).get("kept") if after else None,
+            }
+        )
     return out
 
 
@@ -101,18 +133,22 @@ def _dci(d: Mapping[str, Any] | None) -> str:
     return f"{d['delta']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
 
 
-def verdict_text(state: Any, summary: Mapping[str, Any], power: Sequence[Mapping[str, Any]] | None, options: Any) -> str:
+def verdict_text(
+    state: Any, summary: Mapping[str, Any], power: Sequence[Mapping[str, Any]] | None, options: Any
+) -> str:
     """One paragraph: what was kept and why, or why nothing could be, and what to try next."""
     t = summary["target"]
     if state.best_round:
         guards = "; ".join(
             f"{name} {g['delta']:+.3f} (lower bound {g['delta_ci'][0]:+.3f} > {-g['tolerance']:g})"
-            if g["delta"] is not None else f"{name}: nothing to compare"
+            if g["delta"] is not None
+            else f"{name}: nothing to compare"
             for name, g in summary["guards"].items()
         )
         return (
-            f"Kept round {state.best_round}: target {t['grader']} {t['metric'].replace('_', ' ')} {t['baseline']:.3f} -> "
-            f"{t['final']:.3f}, {t['delta']:+.3f} (paired {options.level:.0%} CI {t['delta_ci'][0]:+.3f}..{t['delta_ci'][1]:+.3f})"
+            f"Kept round {state.best_round}: target {t['grader']} {t['metric'].replace('_', ' ')} "
+            f"{t['baseline']:.3f} -> {t['final']:.3f}, {t['delta']:+.3f} "
+            f"(paired {options.level:.0%} CI {t['delta_ci'][0]:+.3f}..{t['delta_ci'][1]:+.3f})"
             + (f"; every guard non-inferior: {guards}." if guards else ".")
         )
     if not state.rounds:
@@ -136,19 +172,23 @@ def _no_round_kept(state: Any, power: Sequence[Mapping[str, Any]] | None, option
         g = last["guards"][name]
         d = g["vs_baseline"]
         parts.append(
-            f"guard {name} changed {d['delta']:+.3f} ({g['metric'].replace('_', ' ')}; paired {options.level:.0%} CI "
-            f"{d['ci_low']:+.3f}..{d['ci_high']:+.3f}), and non-inferiority needs the lower end above {-g['tolerance']:g}"
+            f"guard {name} changed {d['delta']:+.3f} ({g['metric'].replace('_', ' ')}; "
+            f"paired {options.level:.0%} CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f}), "
+            f"and non-inferiority needs the lower end above {-g['tolerance']:g}"
         )
     weak = [p for p in power or [] if p["role"] == "guard" and not p["ok"] and p["suite"] in last["failing"]]
     nxt = (
         "The guard is too small for its tolerance: " + "; ".join(p["advice"] for p in weak) + "."
-        if weak else
-        "Next: replay more guard rows (replay_share), fewer steps or a lower learning rate per round, LoRA "
-        "(lora_r) to change fewer weights, or, if a loss down to the interval's lower end is acceptable, a larger tolerance."
+        if weak
+        else "Next: replay more guard rows (replay_share), fewer steps or a lower learning rate per round, LoRA "
+        "(lora_r) to change fewer weights, or, if a loss down to the interval's lower end is acceptable, "
+        "a larger tolerance."
     )
     return (
         f"No round passed both gates. Round {last['round']} improved the target ({last['target']['describe']}) but "
-        + "; ".join(parts) + f". Remedies tried: {tried}. " + nxt
+        + "; ".join(parts)
+        + f". Remedies tried: {tried}. "
+        + nxt
     )
 
 
@@ -170,15 +210,30 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
     s = report["summary"]
     t = s["target"]
     level = f"{report['level']:.0%}"
-    rows = [[t["suite"], "target", f"{t['grader']} {t['metric']}", f"{_n(t['baseline'])}{_ci(t['baseline_ci'])}",
-             f"{_n(t['final'])}{_ci(t['final_ci'])}", _dci({"delta": t["delta"], "ci_low": t["delta_ci"][0],
-                                                             "ci_high": t["delta_ci"][1]}),
-             "superior: " + ("yes" if t["holds"] else "no")]]
+    rows = [
+        [
+            t["suite"],
+            "target",
+            f"{t['grader']} {t['metric']}",
+            f"{_n(t['baseline'])}{_ci(t['baseline_ci'])}",
+            f"{_n(t['final'])}{_ci(t['final_ci'])}",
+            _dci({"delta": t["delta"], "ci_low": t["delta_ci"][0], "ci_high": t["delta_ci"][1]}),
+            "superior: " + ("yes" if t["holds"] else "no"),
+        ]
+    ]
     for name, g in s["guards"].items():
         gate = f"{g['rule']} at tolerance {g['tolerance']:g}: " + ("holds" if g["holds"] else "FAILS")
-        rows.append([name, "guard", f"{g['grader']} {g['metric']}", f"{_n(g['baseline'])}{_ci(g['baseline_ci'])}",
-                     f"{_n(g['final'])}{_ci(g['final_ci'])}",
-                     _dci({"delta": g["delta"], "ci_low": g["delta_ci"][0], "ci_high": g["delta_ci"][1]}), gate])
+        rows.append(
+            [
+                name,
+                "guard",
+                f"{g['grader']} {g['metric']}",
+                f"{_n(g['baseline'])}{_ci(g['baseline_ci'])}",
+                f"{_n(g['final'])}{_ci(g['final_ci'])}",
+                _dci({"delta": g["delta"], "ci_low": g["delta_ci"][0], "ci_high": g["delta_ci"][1]}),
+                gate,
+            ]
+        )
     head = ["suite", "role", "metric", "baseline (95% CI)", "best", f"change (paired {level} CI)", "gate"]
     return _table(head, rows)
 
@@ -187,14 +242,37 @@ def _power_lines(report: Mapping[str, Any]) -> list[str]:
     power = report.get("power") or []
     if not power:
         return []
-    rows = [[p["suite"], p["role"], f"{p['n_items']} x {p['samples_per_item']}", _n(p.get("sd_diff")),
-             _n(p.get("resolvable")), "-" if p.get("tolerance") is None else f"{p['tolerance']:g}",
-             "-" if p["role"] == "target" else ("yes" if p["ok"] else "NO"),
-             "-" if p.get("items_needed") is None else f"{p['items_needed']:,}"] for p in power]
-    head = ["suite", "role", "items x samples", "planned SD of change", "resolvable change", "tolerance", "enough?",
-            "items for the tolerance"]
-    return ["", "## Power check (from the baseline, before training)", "", *_table(head, rows), "",
-            *[f"- {p['advice']}" for p in power]]
+    rows = [
+        [
+            p["suite"],
+            p["role"],
+            f"{p['n_items']} x {p['samples_per_item']}",
+            _n(p.get("sd_diff")),
+            _n(p.get("resolvable")),
+            "-" if p.get("tolerance") is None else f"{p['tolerance']:g}",
+            "-" if p["role"] == "target" else ("yes" if p["ok"] else "NO"),
+            "-" if p.get("items_needed") is None else f"{p['items_needed']:,}",
+        ]
+        for p in power
+    ]
+    head = [
+        "suite",
+        "role",
+        "items x samples",
+        "planned SD of change",
+        "resolvable change",
+        "tolerance",
+        "enough?",
+        "items for the tolerance",
+    ]
+    return [
+        "",
+        "## Power check (from the baseline, before training)",
+        "",
+        *_table(head, rows),
+        "",
+        *[f"- {p['advice']}" for p in power],
+    ]
 
 
 def _round_lines(report: Mapping[str, Any]) -> list[str]:
@@ -202,16 +280,33 @@ def _round_lines(report: Mapping[str, Any]) -> list[str]:
     rows = []
     for r in report["rounds"]:
         tg = r["target"]
-        cells = [str(r["round"]), f"{r['lr']:.2g}", f"{r.get('beta') or 0:g}", "; ".join(r.get("remedy") or []) or "-",
-                 f"{_n(tg.get('score'))}{_ci([tg.get('ci_low'), tg.get('ci_high')])}",
-                 _dci(tg.get("vs_best")) + (" ok" if tg.get("holds") else " no")]
+        cells = [
+            str(r["round"]),
+            f"{r['lr']:.2g}",
+            f"{r.get('beta') or 0:g}",
+            "; ".join(r.get("remedy") or []) or "-",
+            f"{_n(tg.get('score'))}{_ci([tg.get('ci_low'), tg.get('ci_high')])}",
+            _dci(tg.get("vs_best")) + (" ok" if tg.get("holds") else " no"),
+        ]
         for g in guard_names:
             gr = r["guards"].get(g, {})
-            cells.append(f"{_n(gr.get('score'))}, {_dci(gr.get('vs_baseline'))}" + (" ok" if gr.get("holds") else " FAIL"))
+            cells.append(
+                f"{_n(gr.get('score'))}, {_dci(gr.get('vs_baseline'))}" + (" ok" if gr.get("holds") else " FAIL")
+            )
         cells += ["kept" if r["kept"] else "rolled back", _n(r.get("train_seconds"), 0), _n(r.get("eval_seconds"), 0)]
         rows.append(cells)
-    head = ["round", "lr", "beta", "remedy in force", "target (95% CI)", "target vs best (paired CI)",
-            *[f"{g}: score, vs baseline" for g in guard_names], "verdict", "train s", "eval s"]
+    head = [
+        "round",
+        "lr",
+        "beta",
+        "remedy in force",
+        "target (95% CI)",
+        "target vs best (paired CI)",
+        *[f"{g}: score, vs baseline" for g in guard_names],
+        "verdict",
+        "train s",
+        "eval s",
+    ]
     lines = ["", "## Rounds", "", *_table(head, rows), ""]
     lines += [f"- round {r['round']}: {r['reason']}" for r in report["rounds"]]
     return lines
@@ -224,8 +319,10 @@ def _remedy_lines(report: Mapping[str, Any]) -> list[str]:
     for rem in report["remedies"]:
         effect = "; ".join(f"guard {e['guard']} {e['before']} -> {e['after']}" for e in rem["effect"])
         outcome = "" if rem["kept_after"] is None else (" -> round kept" if rem["kept_after"] else " -> still rejected")
-        lines.append(f"- after round {rem['after_round']}: {rem['text']}. Effect on round {rem['after_round'] + 1}: "
-                     f"{effect}{outcome}")
+        lines.append(
+            f"- after round {rem['after_round']}: {rem['text']}. Effect on round {rem['after_round'] + 1}: "
+            f"{effect}{outcome}"
+        )
     return lines
 
 
@@ -278,8 +375,10 @@ def _plot_scores(ax: Any, report: Mapping[str, Any]) -> None:
         hi = [base["baseline_ci"][1]] + [get(r).get("ci_high") for r in rounds]
         pts = [(x, y, a, b) for x, y, a, b in zip(xs, ys, lo, hi) if y is not None]
         if pts:
-            err = [[max(0.0, y - (a if a is not None else y)) for _, y, a, _ in pts],
-                   [max(0.0, (b if b is not None else y) - y) for _, y, _, b in pts]]
+            err = [
+                [max(0.0, y - (a if a is not None else y)) for _, y, a, _ in pts],
+                [max(0.0, (b if b is not None else y) - y) for _, y, _, b in pts],
+            ]
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err, marker=marker, capsize=3, label=label)
 
     draw(f"target: {s['target']['suite']} ({s['target']['metric']})", s["target"], lambda r: r["target"], "o")
@@ -289,9 +388,13 @@ def _plot_scores(ax: Any, report: Mapping[str, Any]) -> None:
         if not r["kept"]:
             ax.axvspan(r["round"] - 0.3, r["round"] + 0.3, color="red", alpha=0.12)
         if r.get("remedy"):
-            ax.annotate("\n".join(x.split(":")[0] for x in r["remedy"]), (r["round"], 1.0), ha="center", va="top", fontsize=7)
+            ax.annotate(
+                "\n".join(x.split(":")[0] for x in r["remedy"]), (r["round"], 1.0), ha="center", va="top", fontsize=7
+            )
     if report["best_round"]:
-        ax.axvline(report["best_round"], color="green", alpha=0.4, linestyle="--", label=f"kept: round {report['best_round']}")
+        ax.axvline(
+            report["best_round"], color="green", alpha=0.4, linestyle="--", label=f"kept: round {report['best_round']}"
+        )
     ax.set_xlabel("round (0 = baseline; red = rejected; labels = remedy in force)")
     ax.set_ylabel("score (95% CI)")
     ax.set_ylim(-0.02, 1.08)
@@ -357,11 +460,15 @@ def _html(markdown: str, png: Path | None) -> str:
         "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}th{background:#f4f4f4}img{max-width:100%}"
     )
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>rft tuning report</title><style>{style}</style>"
-            f"</head><body>{''.join(body)}</body></html>\n")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>rft tuning report</title><style>{style}</style>"
+        f"</head><body>{''.join(body)}</body></html>\n"
+    )
 
 
-def write_report(state: Any, target: Any, guards: Sequence[Any], options: Any, out: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def write_report(
+    state: Any, target: Any, guards: Sequence[Any], options: Any, out: Path
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Write ``report.json``, ``report.md``, ``report.html`` and ``report.png`` into ``out``;
     the verdict is set on ``state`` when it has none."""
     summary = _summary(state, target, guards, options)
@@ -376,9 +483,11 @@ def write_report(state: Any, target: Any, guards: Sequence[Any], options: Any, o
         "level": options.level,
         "rules": {
             "target": decision_text("superior", level=options.level, metric=target.metric)
-            if options.keep_if == "ci" else f"improved by at least min_delta={options.min_delta:g} (point estimate)",
+            if options.keep_if == "ci"
+            else f"improved by at least min_delta={options.min_delta:g} (point estimate)",
             "guards": decision_text(options.guard_rule, tolerance=0.123456, level=options.level).replace(
-                "-0.123456", "-tolerance"),
+                "-0.123456", "-tolerance"
+            ),
         },
         "preflight": state.preflight,
         "power": state.power,

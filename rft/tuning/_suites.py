@@ -16,12 +16,18 @@ keys move into ``gate`` and ``generation``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rft._data import load_rows
 from rft._errors import ConfigError
+from rft.eval._evaluate import evaluate, load_graders
+from rft.eval._fingerprint import grader_fingerprint
+from rft.eval._suite import Suite
 
 __all__ = ["METRICS", "TuneSuite", "as_tune_suite"]
 
@@ -42,7 +48,9 @@ class TuneSuite:
     metric: str = dataclasses.field(metadata={"help": "pass_rate or mean."})
     tolerance: float = dataclasses.field(metadata={"help": "Guards: largest drop the non-inferiority bound may allow."})
     threshold: float | None = dataclasses.field(metadata={"help": "Target: stop once the metric reaches this."})
-    replay_data: Any = dataclasses.field(metadata={"help": "Rows a replay remedy trains on (default: the suite's own)."})
+    replay_data: Any = dataclasses.field(
+        metadata={"help": "Rows a replay remedy trains on (default: the suite's own)."}
+    )
 
     @property
     def name(self) -> str:
@@ -50,8 +58,6 @@ class TuneSuite:
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows evaluated: the suite's data, its split, its first ``limit`` rows."""
-        from rft._data import load_rows
-
         rows = load_rows(self.suite.data)
         if self.suite.split is not None:
             rows = [r for r in rows if r.get("split") == self.suite.split]
@@ -61,8 +67,6 @@ class TuneSuite:
 
     def replay_rows(self) -> tuple[list[dict[str, Any]], bool]:
         """Rows for a replay remedy, and whether they are the evaluated rows themselves."""
-        from rft._data import load_rows
-
         own = self.replay_data is None
         rows = self.rows() if own else load_rows(self.replay_data)
         field = self.suite.prompt_field
@@ -75,8 +79,6 @@ class TuneSuite:
 
     def evaluate(self, pair: Any, out: Path, *, progress: bool = False) -> Any:
         """Evaluate ``(model, tokenizer)`` on the suite; grades stream to ``out`` (resumable)."""
-        from rft.eval._evaluate import evaluate
-
         return evaluate(
             pair,
             self.rows(),
@@ -91,18 +93,20 @@ class TuneSuite:
 
     def fingerprint(self) -> str:
         """A digest of what decides: rows, graders, deciding grader, metric, generation."""
-        import hashlib
-        import json
-
-        from rft.eval._fingerprint import grader_fingerprint
 
         def config(g: Any) -> Any:
             # The config plus the name and code hashes of callables inside (notebook functions too):
             # an edited grader function changes the digest, so old results are never reused.
             return grader_fingerprint(g) if hasattr(g, "to_config") else repr(g)
 
-        parts = [self.rows(), [config(g) for g in self.graders], self.grader, self.metric, self.generation(),
-                 self.suite.samples_per_item]
+        parts = [
+            self.rows(),
+            [config(g) for g in self.graders],
+            self.grader,
+            self.metric,
+            self.generation(),
+            self.suite.samples_per_item,
+        ]
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
@@ -112,8 +116,6 @@ def _is_suite_file(spec: Any) -> bool:
 
 def _from_mapping(spec: Mapping[str, Any], default_name: str) -> tuple[Any, dict[str, Any]]:
     """An rft.eval.Suite from a dict in the suite format, or in the flat format of earlier versions."""
-    from rft.eval._suite import Suite
-
     values = dict(spec)
     values.setdefault("name", default_name)
     gate = dict(values.pop("gate", None) or {})
@@ -137,9 +139,6 @@ def _from_mapping(spec: Mapping[str, Any], default_name: str) -> tuple[Any, dict
 
 def as_tune_suite(spec: Any, default_name: str, *, trust_code: bool = False) -> TuneSuite:
     """Resolve a suite for the loop: an ``rft.eval.Suite``, a suite file path, or a dict."""
-    from rft.eval._evaluate import load_graders
-    from rft.eval._suite import Suite
-
     if isinstance(spec, TuneSuite):
         return spec
     gate: dict[str, Any] = {}

@@ -37,6 +37,7 @@ work; evaluations stream their grades to disk, so a half-finished one resumes wh
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -47,9 +48,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rft._data import load_rows
 from rft._errors import ConfigError, DataError
+from rft.eval._compare import compare
 from rft.eval._store import atomic_dir, atomic_write_text
+from rft.models import default_model_dir, is_default_model_name, load_model
+from rft.tuning._config import TuneConfig
+from rft.tuning._plan import check_power
+from rft.tuning._preflight import preflight as signal_check
+from rft.tuning._report import write_report
+from rft.tuning._rewards import reward_functions, reward_weights
+from rft.tuning._routing import route_rewards, routed_rows
 from rft.tuning._suites import TuneSuite, as_tune_suite
+from rft.tuning._tune import tune
 
 __all__ = ["RoundResult", "TuneUntil", "UntilOptions", "UntilResult", "UntilState", "tune_until"]
 
@@ -74,11 +85,14 @@ class UntilOptions:
     min_delta: float = dataclasses.field(default=0.0, metadata={"help": "Smallest target gain that counts."})
     guard_rule: str = dataclasses.field(
         default="noninferior",
-        metadata={"help": "Guard gate: 'noninferior' (CI lower end above -tolerance) or 'lenient' (point estimate only)."},
+        metadata={
+            "help": "Guard gate: 'noninferior' (CI lower end above -tolerance) or 'lenient' (point estimate only)."
+        },
     )
     level: float = dataclasses.field(default=0.95, metadata={"help": "Confidence level of both gates."})
     on_reject: str = dataclasses.field(
-        default="lower_lr", metadata={"help": "After a round that did not improve the target: lower_lr, stop or continue."}
+        default="lower_lr",
+        metadata={"help": "After a round that did not improve the target: lower_lr, stop or continue."},
     )
     lr_factor: float = dataclasses.field(default=0.5, metadata={"help": "Learning-rate factor of lower_lr and anchor."})
     max_rejects: int = dataclasses.field(default=3, metadata={"help": "Consecutive rejected rounds that end the loop."})
@@ -88,7 +102,8 @@ class UntilOptions:
     replay_share: float = dataclasses.field(default=0.3, metadata={"help": "Share of replayed guard rows in training."})
     anchor_beta: float = dataclasses.field(default=0.04, metadata={"help": "KL penalty (beta) of the anchor remedy."})
     power_check: str = dataclasses.field(
-        default="warn", metadata={"help": "When a guard cannot resolve its tolerance: warn, refuse (ConfigError) or off."}
+        default="warn",
+        metadata={"help": "When a guard cannot resolve its tolerance: warn, refuse (ConfigError) or off."},
     )
     power: float = dataclasses.field(default=0.8, metadata={"help": "Power the power check plans for."})
     keep_rejected: bool = dataclasses.field(default=False, metadata={"help": "Keep the weights of rejected rounds."})
@@ -98,8 +113,12 @@ class UntilOptions:
     progress: bool = dataclasses.field(default=True, metadata={"help": "Print what happens."})
 
     def __post_init__(self) -> None:
-        for name, allowed in (("keep_if", _KEEP_IF), ("guard_rule", _GUARD_RULES), ("on_reject", _ON_REJECT),
-                              ("power_check", _POWER_MODES)):
+        for name, allowed in (
+            ("keep_if", _KEEP_IF),
+            ("guard_rule", _GUARD_RULES),
+            ("on_reject", _ON_REJECT),
+            ("power_check", _POWER_MODES),
+        ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; use one of: {', '.join(allowed)}", name)
         for name in ("rounds", "steps_per_round", "max_rejects"):
@@ -109,7 +128,9 @@ class UntilOptions:
         if not 0 < self.lr_factor <= 1:
             raise ConfigError(f"expected 0 < lr_factor <= 1, got {self.lr_factor!r}", "lr_factor")
         if not 0.5 <= self.level < 1 or not 0 < self.power < 1:
-            raise ConfigError(f"expected 0.5 <= level < 1 and 0 < power < 1, got {self.level!r}, {self.power!r}", "level")
+            raise ConfigError(
+                f"expected 0.5 <= level < 1 and 0 < power < 1, got {self.level!r}, {self.power!r}", "level"
+            )
         self.remedies = tuple(self.remedies or ())
         bad = [r for r in self.remedies if r not in _REMEDIES]
         if bad:
@@ -200,8 +221,6 @@ class UntilResult:
 
     def load_model(self) -> tuple[Any, Any]:
         """``(model, tokenizer)`` of the best model."""
-        from rft.models import load_model
-
         return load_model(self.best_model_dir)
 
 
@@ -227,9 +246,6 @@ class TuneUntil:
         resume: bool,
         tokenizer: Any = None,
     ):
-        from rft._data import load_rows
-        from rft.tuning._config import TuneConfig
-
         self.started = time.perf_counter()
         self.options = options
         self.config = TuneConfig.from_dict(config) if isinstance(config, Mapping) else (config or TuneConfig())
@@ -237,7 +253,9 @@ class TuneUntil:
         self.guards = [as_tune_suite(g, f"guard{i + 1}") for i, g in enumerate(guards)]
         names = [self.target.name, *[g.name for g in self.guards]]
         if len(set(names)) != len(names) or "target" in names[1:]:
-            raise ConfigError(f"suite names must be unique (and no guard may be called 'target'), got {names}", "guards")
+            raise ConfigError(
+                f"suite names must be unique (and no guard may be called 'target'), got {names}", "guards"
+            )
         self.train_graders = graders if graders is not None else self.target.graders
         self.weights = weights
         self.train_rows = load_rows(train_data)
@@ -295,8 +313,6 @@ class TuneUntil:
     # --- models -----------------------------------------------------------------------------
 
     def _best_pair(self) -> tuple[Any, Any]:
-        from rft.models import load_model
-
         if self.current is None:
             self.current = load_model(self.state.best_dir)
         return self.current
@@ -308,12 +324,8 @@ class TuneUntil:
             return
         spec = self.model_spec
         if isinstance(spec, (str, os.PathLike)):
-            from rft.models import default_model_dir, is_default_model_name
-
             s.start_model = str(default_model_dir() if is_default_model_name(spec) else Path(spec))
         else:
-            from rft.models import load_model
-
             self.current = load_model(spec)
             s.start_model = str(_save_model(*self.current, self.out / "baseline" / "model"))
         s.best_dir = s.start_model
@@ -323,12 +335,10 @@ class TuneUntil:
 
     def preflight(self) -> None:
         """The signal check on the training data, before anything slow (``config.preflight=False`` skips it)."""
-        from rft.tuning._preflight import preflight
-
         s = self.state
         if s.preflight is not None or not self.config.preflight:
             return
-        report = preflight(self._best_pair(), self.train_rows, self.train_graders, self.config, weights=self.weights)
+        report = signal_check(self._best_pair(), self.train_rows, self.train_graders, self.config, weights=self.weights)
         self.say(str(report))
         report.raise_if_no_signal()
         s.preflight = report.to_dict()
@@ -342,8 +352,6 @@ class TuneUntil:
             s.baseline = self._evaluate_all(self._best_pair(), self.out / "baseline")
             self.save()
         if s.power is None:
-            from rft.tuning._plan import check_power
-
             checks = check_power(self.target, self.guards, s.baseline, self.options)
             for c in checks:
                 self.say(c["advice"])
@@ -359,24 +367,35 @@ class TuneUntil:
 
     def train(self, r: int) -> None:
         """Train round ``r`` from the best model with the remedies in force; record it as pending."""
-        from rft.tuning._tune import tune
-
         s = self.state
         if s.pending is not None and s.pending["round"] == r:
             return
         rdir = self.out / "rounds" / f"round_{r:03d}"
         rows, rewards, weights, remedy = self._training_set(r)
-        self.say(f"round {r}: training {self.options.steps_per_round} steps at lr {s.lr:.3g}"
-                 + (f", beta {s.beta:g}" if s.beta else "") + (f" ({'; '.join(remedy)})" if remedy else ""))
+        self.say(
+            f"round {r}: training {self.options.steps_per_round} steps at lr {s.lr:.3g}"
+            + (f", beta {s.beta:g}" if s.beta else "")
+            + (f" ({'; '.join(remedy)})" if remedy else "")
+        )
         changes: dict[str, Any] = {
-            "max_steps": self.options.steps_per_round, "learning_rate": s.lr, "beta": s.beta,
-            "seed": self.config.seed + r, "output_dir": str(rdir / "train"), "preflight": False,
+            "max_steps": self.options.steps_per_round,
+            "learning_rate": s.lr,
+            "beta": s.beta,
+            "seed": self.config.seed + r,
+            "output_dir": str(rdir / "train"),
+            "preflight": False,
         }
         if "save_model" in {f.name for f in dataclasses.fields(self.config)}:
             changes["save_model"] = False  # the round's model is saved below, atomically
         t0 = time.perf_counter()
-        result = tune(self._best_pair(), rows, rewards, self.config.replace(**changes), weights=weights,
-                      progress=self.options.progress)
+        result = tune(
+            self._best_pair(),
+            rows,
+            rewards,
+            self.config.replace(**changes),
+            weights=weights,
+            progress=self.options.progress,
+        )
         seconds = time.perf_counter() - t0
         model_dir = _save_model(result.model, result.tokenizer, rdir / "model")
         self.current = None  # training changed the weights in memory; the best model is on disk
@@ -395,8 +414,6 @@ class TuneUntil:
 
     def evaluate(self, r: int) -> tuple[dict[str, Any], float]:
         """Evaluate the model of round ``r`` on every suite (resumes a half-finished evaluation)."""
-        from rft.models import load_model
-
         pending = self.state.pending
         assert pending is not None and pending["round"] == r
         if self.trained is None:
@@ -414,10 +431,18 @@ class TuneUntil:
         kept = target_ok and not failing
         reason = target["describe"] + ("" if not guards else "; " + "; ".join(g["describe"] for g in guards.values()))
         record = RoundResult(
-            round=r, lr=pending["lr"], steps=pending["steps"], kept=kept,
+            round=r,
+            lr=pending["lr"],
+            steps=pending["steps"],
+            kept=kept,
             reason=("kept: " if kept else "rolled back: ") + reason,
-            target=target, guards=guards, rewards=pending["rewards"], train_seconds=pending["train_seconds"],
-            eval_seconds=eval_seconds, beta=pending["beta"], remedy=pending["remedy"],
+            target=target,
+            guards=guards,
+            rewards=pending["rewards"],
+            train_seconds=pending["train_seconds"],
+            eval_seconds=eval_seconds,
+            beta=pending["beta"],
+            remedy=pending["remedy"],
         ).to_dict()
         record.update(scores=scores, model_dir=pending["model_dir"], target_ok=target_ok, failing=failing)
         self.say(f"round {r}: {'KEPT' if kept else 'rolled back'}: {reason}")
@@ -430,7 +455,11 @@ class TuneUntil:
             s.best_dir, s.best_round, s.rejects = pending["model_dir"], r, 0
             self.current = trained
             threshold = self.target.threshold
-            if threshold is not None and scores["target"]["score"] is not None and scores["target"]["score"] >= threshold:
+            if (
+                threshold is not None
+                and scores["target"]["score"] is not None
+                and scores["target"]["score"] >= threshold
+            ):
                 s.stopped = f"target threshold {threshold:g} reached"
         else:
             doomed = pending["model_dir"]
@@ -442,8 +471,6 @@ class TuneUntil:
 
     def finish(self) -> UntilResult:
         """The best model under ``best/``, the verdict and the report."""
-        from rft.tuning._report import write_report
-
         s = self.state
         if s.stopped is None:
             s.stopped = f"{len(s.rounds)} rounds done"
@@ -475,8 +502,15 @@ class TuneUntil:
         self.preflight()
         self.baseline()
         s = self.state
-        best = s.rounds[s.best_round - 1]["scores"]["target"]["score"] if s.best_round else s.baseline["target"]["score"]
-        if s.stopped is None and self.target.threshold is not None and best is not None and best >= self.target.threshold:
+        best = (
+            s.rounds[s.best_round - 1]["scores"]["target"]["score"] if s.best_round else s.baseline["target"]["score"]
+        )
+        if (
+            s.stopped is None
+            and self.target.threshold is not None
+            and best is not None
+            and best >= self.target.threshold
+        ):
             s.stopped = "target threshold already met"
             self.save()
         last_round_s = 0.0
@@ -530,9 +564,12 @@ class TuneUntil:
         new = [g for g in failing if g not in s.replay]
         if "replay" in o.remedies and new:
             s.replay.extend(new)
-            return {"kind": "replay", "guards": new,
-                    "text": f"replay {', '.join(new)}: train on the target rows plus the guard's prompts, "
-                            "its graders rewarding those rows only"}
+            return {
+                "kind": "replay",
+                "guards": new,
+                "text": f"replay {', '.join(new)}: train on the target rows plus the guard's prompts, "
+                "its graders rewarding those rows only",
+            }
         if "anchor" in o.remedies:
             s.lr *= o.lr_factor
             if s.beta < o.anchor_beta:
@@ -545,9 +582,6 @@ class TuneUntil:
 
     def _training_set(self, r: int) -> tuple[list[dict[str, Any]], list[Any], Any, list[str]]:
         """Rows, rewards and weights of round ``r``: the target's alone, or mixed with replayed guards."""
-        from rft.tuning._rewards import reward_functions, reward_weights
-        from rft.tuning._routing import route_rewards, routed_rows
-
         s = self.state
         if not s.replay:
             return self.train_rows, self.train_graders, self.weights, []
@@ -570,8 +604,14 @@ class TuneUntil:
             rows, own_rows = g.replay_rows()
             picked = random.Random(self.config.seed + r).sample(rows, min(len(rows), max(1, n_replay // len(replayed))))
             parts[g.name] = picked
-            where = "its own evaluation prompts: that guard's result is no longer held out" if own_rows else "its replay data"
-            remedy.append(f"replay {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}")
+            where = (
+                "its own evaluation prompts: that guard's result is no longer held out"
+                if own_rows
+                else "its replay data"
+            )
+            remedy.append(
+                f"replay {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}"
+            )
         if s.beta:
             remedy.append(f"anchor: beta {s.beta:g}")
         return routed_rows(parts), rewards, weights, remedy
@@ -616,16 +656,26 @@ def tune_until(
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(f"unknown tune_until options {unknown}; known: {sorted(known)}", unknown[0])
-    loop = TuneUntil(model, train_data, target, guards, graders=graders, weights=weights, config=config,
-                     options=UntilOptions(**options), output_dir=output_dir, resume=resume, tokenizer=tokenizer)
+    loop = TuneUntil(
+        model,
+        train_data,
+        target,
+        guards,
+        graders=graders,
+        weights=weights,
+        config=config,
+        options=UntilOptions(**options),
+        output_dir=output_dir,
+        resume=resume,
+        tokenizer=tokenizer,
+    )
     return loop.run()
 
 
 def _compare(suite: TuneSuite, before: Mapping[str, Any], after: Mapping[str, Any], level: float, seed: int) -> Any:
-    from rft.eval._compare import compare
-
-    return compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level,
-                   seed=seed)[suite.grader]
+    return compare(
+        before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level, seed=seed
+    )[suite.grader]
 
 
 def judge_round(
@@ -652,9 +702,16 @@ def judge_round(
             describe += f" (below min_delta {options.min_delta:g})"
     else:
         target_ok = d.delta is not None and d.delta > 0 and d.delta >= options.min_delta - 1e-12
-        describe = f"target {d.describe()} ({'holds' if target_ok else 'fails'}: delta rule, min_delta {options.min_delta:g})"
-    target_rec = {**_public(scores["target"]), "vs_best": _delta_dict(d), "rule": "superior" if options.keep_if == "ci"
-                  else "delta", "holds": target_ok, "describe": describe}
+        describe = (
+            f"target {d.describe()} ({'holds' if target_ok else 'fails'}: delta rule, min_delta {options.min_delta:g})"
+        )
+    target_rec = {
+        **_public(scores["target"]),
+        "vs_best": _delta_dict(d),
+        "rule": "superior" if options.keep_if == "ci" else "delta",
+        "holds": target_ok,
+        "describe": describe,
+    }
     guard_recs: dict[str, Any] = {}
     failing = []
     for g in guards:
@@ -662,9 +719,14 @@ def judge_round(
         holds = baseline["guards"][g.name]["score"] is None or gd.holds(options.guard_rule, g.tolerance)
         if not holds:
             failing.append(g.name)
-        guard_recs[g.name] = {**_public(scores["guards"][g.name]), "vs_baseline": _delta_dict(gd),
-                              "rule": options.guard_rule, "tolerance": g.tolerance, "holds": holds,
-                              "describe": f"guard {g.name}: " + gd.describe(options.guard_rule, g.tolerance)}
+        guard_recs[g.name] = {
+            **_public(scores["guards"][g.name]),
+            "vs_baseline": _delta_dict(gd),
+            "rule": options.guard_rule,
+            "tolerance": g.tolerance,
+            "holds": holds,
+            "describe": f"guard {g.name}: " + gd.describe(options.guard_rule, g.tolerance),
+        }
     return target_rec, guard_recs, target_ok, failing
 
 
@@ -704,8 +766,21 @@ def _suite_scores(suite: TuneSuite, report: Any, folder: Path) -> dict[str, Any]
 
 
 def _delta_dict(d: Any) -> dict[str, Any]:
-    keys = ("grader", "metric", "n_paired", "before", "after", "delta", "ci_low", "ci_high", "sd_diff", "verdict",
-            "method", "level", "unpaired")
+    keys = (
+        "grader",
+        "metric",
+        "n_paired",
+        "before",
+        "after",
+        "delta",
+        "ci_low",
+        "ci_high",
+        "sd_diff",
+        "verdict",
+        "method",
+        "level",
+        "unpaired",
+    )
     out = {k: getattr(d, k, None) for k in keys}
     out.update(n_fixed=len(d.fixed), n_broken=len(d.broken))
     return out
@@ -720,8 +795,6 @@ def _round_result(rec: Mapping[str, Any]) -> RoundResult:
 
 
 def _digest(rows: Any) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 

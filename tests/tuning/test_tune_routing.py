@@ -20,8 +20,12 @@ def _routed(*graders, routes=("chat",), max_unscored_frac=0.5):
 
 def test_each_grader_judges_only_its_rows():
     [yes], [total] = _routed(YES), _routed(SUM, routes=["sums"])
-    batch = {"prompts": ["a", "b", "c"], "completions": ["yes", "4", "yes 5"], ROUTE_COLUMN: ["chat", "sums", "sums"],
-             "answer": [None, "4", "5"]}
+    batch = {
+        "prompts": ["a", "b", "c"],
+        "completions": ["yes", "4", "yes 5"],
+        ROUTE_COLUMN: ["chat", "sums", "sums"],
+        "answer": [None, "4", "5"],
+    }
     assert yes(**batch) == [1.0, None, None]
     assert total(**batch) == [None, 1.0, 1.0]
 
@@ -30,8 +34,12 @@ def test_abstentions_do_not_count_as_unscored():
     # 3 of 4 rows belong to another suite and the grader cannot read their (absent) answer: routed,
     # it never sees them, so the unscored policy (at most half) holds and nothing is counted.
     [total] = _routed(SUM, routes=["sums"])
-    batch = {"prompts": ["p"] * 4, "completions": ["4", "x", "y", "z"], ROUTE_COLUMN: ["sums", "chat", "chat", "chat"],
-             "answer": ["4", None, None, None]}
+    batch = {
+        "prompts": ["p"] * 4,
+        "completions": ["4", "x", "y", "z"],
+        ROUTE_COLUMN: ["sums", "chat", "chat", "chat"],
+        "answer": ["4", None, None, None],
+    }
     assert total(**batch) == [1.0, None, None, None]
     assert (total.scored, total.unscored) == (1, 0)
     # Unrouted, the same grader would be stopped by the policy: 3 of 4 unscored.
@@ -42,8 +50,12 @@ def test_abstentions_do_not_count_as_unscored():
 
 def test_the_unscored_policy_still_applies_to_the_rows_of_the_route():
     [total] = _routed(SUM, routes=["sums"])
-    batch = {"prompts": ["p"] * 3, "completions": ["4", "4", "4"], ROUTE_COLUMN: ["sums", "sums", "chat"],
-             "answer": [None, None, "4"]}
+    batch = {
+        "prompts": ["p"] * 3,
+        "completions": ["4", "4", "4"],
+        ROUTE_COLUMN: ["sums", "sums", "chat"],
+        "answer": [None, None, "4"],
+    }
     with pytest.raises(TooManyUnscoredError, match="2 of 2"):
         total(**batch)
 

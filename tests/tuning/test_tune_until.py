@@ -26,8 +26,9 @@ ROWS = [{"id": i, "prompt": f"Say {i}", "answer": str(i)} for i in range(6)]
 
 
 def _suite(name, **gate):
-    return as_tune_suite({"name": name, "data": ROWS, "graders": [rft.StringCheck(name=f"{name}_check", reference="x")],
-                          **gate}, name)
+    return as_tune_suite(
+        {"name": name, "data": ROWS, "graders": [rft.StringCheck(name=f"{name}_check", reference="x")], **gate}, name
+    )
 
 
 def _scores(tmp_path, tag, name, values):
@@ -52,23 +53,89 @@ SMALL_GUARD, SMALL_GUARD_SLIP = [1] * 15 + [0] * 5, [1] * 13 + [0] * 7
 @pytest.mark.parametrize(
     "before, after, guard_before, guard_after, options, kept, why",
     [
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, BIG_GUARD, {}, True, "improved (holds)",
-                     id="clear gain, guard flat: keep"),
-        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {}, False, "not improved (fails)",
-                     id="one item better: CI includes 0"),
-        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {"keep_if": "delta"}, True, "holds: delta rule",
-                     id="delta rule keeps any gain"),
-        pytest.param([0] * 20, [1] + [0] * 19, BIG_GUARD, BIG_GUARD, {"keep_if": "delta", "min_delta": 0.1}, False,
-                     "fails: delta rule", id="gain below min_delta"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, [0] * 200, {}, False, "not non-inferior",
-                     id="guard collapses: roll back"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, BIG_GUARD, BIG_GUARD_SLIP, {}, True, "non-inferior at tolerance 0.05",
-                     id="small drop on a big guard: non-inferior"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, SMALL_GUARD, SMALL_GUARD_SLIP, {}, False, "not non-inferior",
-                     id="same drop on 20 items cannot be bounded: rejected"),
-        pytest.param([0] * 20, [1] * 10 + [0] * 10, SMALL_GUARD, SMALL_GUARD_SLIP, {"guard_rule": "lenient"}, False,
-                     "within tolerance (point estimate)", id="lenient rule reads the point estimate only"),
-        pytest.param([1] * 20, [1] * 20, BIG_GUARD, BIG_GUARD, {"keep_if": "delta"}, False, "fails", id="no change is not a gain"),
+        pytest.param(
+            [0] * 20,
+            [1] * 10 + [0] * 10,
+            BIG_GUARD,
+            BIG_GUARD,
+            {},
+            True,
+            "improved (holds)",
+            id="clear gain, guard flat: keep",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] + [0] * 19,
+            BIG_GUARD,
+            BIG_GUARD,
+            {},
+            False,
+            "not improved (fails)",
+            id="one item better: CI includes 0",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] + [0] * 19,
+            BIG_GUARD,
+            BIG_GUARD,
+            {"keep_if": "delta"},
+            True,
+            "holds: delta rule",
+            id="delta rule keeps any gain",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] + [0] * 19,
+            BIG_GUARD,
+            BIG_GUARD,
+            {"keep_if": "delta", "min_delta": 0.1},
+            False,
+            "fails: delta rule",
+            id="gain below min_delta",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] * 10 + [0] * 10,
+            BIG_GUARD,
+            [0] * 200,
+            {},
+            False,
+            "not non-inferior",
+            id="guard collapses: roll back",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] * 10 + [0] * 10,
+            BIG_GUARD,
+            BIG_GUARD_SLIP,
+            {},
+            True,
+            "non-inferior at tolerance 0.05",
+            id="small drop on a big guard: non-inferior",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] * 10 + [0] * 10,
+            SMALL_GUARD,
+            SMALL_GUARD_SLIP,
+            {},
+            False,
+            "not non-inferior",
+            id="same drop on 20 items cannot be bounded: rejected",
+        ),
+        pytest.param(
+            [0] * 20,
+            [1] * 10 + [0] * 10,
+            SMALL_GUARD,
+            SMALL_GUARD_SLIP,
+            {"guard_rule": "lenient"},
+            False,
+            "within tolerance (point estimate)",
+            id="lenient rule reads the point estimate only",
+        ),
+        pytest.param(
+            [1] * 20, [1] * 20, BIG_GUARD, BIG_GUARD, {"keep_if": "delta"}, False, "fails", id="no change is not a gain"
+        ),
     ],
 )
 def test_gates(tmp_path, before, after, guard_before, guard_after, options, kept, why):
@@ -112,14 +179,31 @@ def test_power_warning_matches_a_hand_computation(tmp_path):
 
 
 def test_power_check_refuses_before_training(tmp_path, tiny_model_path):
-    guard = {"name": "small", "data": ROWS, "graders": [rft.StringCheck(name="is_x", reference="x", operation="ne")],
-             "max_new_tokens": 2, "tolerance": 0.02}
-    target = {"name": "t", "data": ROWS, "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")],
-              "max_new_tokens": 2}
+    guard = {
+        "name": "small",
+        "data": ROWS,
+        "graders": [rft.StringCheck(name="is_x", reference="x", operation="ne")],
+        "max_new_tokens": 2,
+        "tolerance": 0.02,
+    }
+    target = {
+        "name": "t",
+        "data": ROWS,
+        "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")],
+        "max_new_tokens": 2,
+    }
     config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=2, preflight=False)
     with pytest.raises(rft.ConfigError, match="cannot resolve its tolerance") as err:
-        tune_until(str(tiny_model_path), ROWS, target, [guard], config=config, power_check="refuse",
-                   output_dir=tmp_path / "run", progress=False)
+        tune_until(
+            str(tiny_model_path),
+            ROWS,
+            target,
+            [guard],
+            config=config,
+            power_check="refuse",
+            output_dir=tmp_path / "run",
+            progress=False,
+        )
     assert "items" in str(err.value) and "raise the tolerance" in str(err.value)
     assert not (tmp_path / "run" / "rounds").exists()  # refused before any training
     state = json.loads((tmp_path / "run" / "state.json").read_text())
@@ -140,16 +224,39 @@ def test_rollback_restores_the_best_model_lowers_the_lr_and_stops(tmp_path, tiny
 
     from rft.models import load_model
 
-    never = {"name": "never", "data": ROWS, "graders": [rft.StringCheck(name="never", reference="IMPOSSIBLE", operation="like")],
-             "max_new_tokens": 4}
-    guard = {"name": "guard", "data": ROWS, "graders": [rft.StringCheck(name="no_zzz", reference="zzz", operation="ne")],
-             "max_new_tokens": 4, "tolerance": 0.0}
+    never = {
+        "name": "never",
+        "data": ROWS,
+        "graders": [rft.StringCheck(name="never", reference="IMPOSSIBLE", operation="like")],
+        "max_new_tokens": 4,
+    }
+    guard = {
+        "name": "guard",
+        "data": ROWS,
+        "graders": [rft.StringCheck(name="no_zzz", reference="zzz", operation="ne")],
+        "max_new_tokens": 4,
+        "tolerance": 0.0,
+    }
     varied = rft.StringCheck(name="has_e", reference="e", operation="ilike")
-    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05,
-                            preflight=False)
-    result = tune_until(str(tiny_model_path), ROWS, never, [guard], graders=[varied], rounds=4, steps_per_round=1,
-                        config=config, keep_if="delta", on_reject="lower_lr", lr_factor=0.5, max_rejects=2,
-                        output_dir=tmp_path / "run", progress=False)
+    config = rft.TuneConfig(
+        num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05, preflight=False
+    )
+    result = tune_until(
+        str(tiny_model_path),
+        ROWS,
+        never,
+        [guard],
+        graders=[varied],
+        rounds=4,
+        steps_per_round=1,
+        config=config,
+        keep_if="delta",
+        on_reject="lower_lr",
+        lr_factor=0.5,
+        max_rejects=2,
+        output_dir=tmp_path / "run",
+        progress=False,
+    )
     assert [r.kept for r in result.rounds] == [False, False]
     assert [r.lr for r in result.rounds] == [0.05, 0.025]
     assert result.best_round == 0 and "2 rejected rounds" in result.stopped
@@ -168,14 +275,33 @@ def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_m
     """Training the tiny model away from digits lifts the target and breaks a guard that wants digits."""
     say = [{"id": i, "prompt": f"Say {i}"} for i in range(12)]
     tell = [{"id": i, "prompt": f"Tell {i}"} for i in range(12)]
-    target = {"name": "words", "data": say, "max_new_tokens": 6,
-              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
-    guard = {"name": "digits", "data": tell, "max_new_tokens": 6, "tolerance": 0.1,
-             "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
-    config = rft.TuneConfig(num_generations=4, per_device_train_batch_size=8, max_completion_length=6, learning_rate=0.05,
-                            preflight=False)
-    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=2, steps_per_round=4, config=config,
-                        output_dir=tmp_path / "run", progress=False)
+    target = {
+        "name": "words",
+        "data": say,
+        "max_new_tokens": 6,
+        "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")],
+    }
+    guard = {
+        "name": "digits",
+        "data": tell,
+        "max_new_tokens": 6,
+        "tolerance": 0.1,
+        "graders": [rft.Regex(name="has_digit", pattern="[0-9]")],
+    }
+    config = rft.TuneConfig(
+        num_generations=4, per_device_train_batch_size=8, max_completion_length=6, learning_rate=0.05, preflight=False
+    )
+    result = tune_until(
+        str(tiny_model_path),
+        say,
+        target,
+        [guard],
+        rounds=2,
+        steps_per_round=4,
+        config=config,
+        output_dir=tmp_path / "run",
+        progress=False,
+    )
     first, second = result.rounds
     # Round 1: the target is superior, the guard is not non-inferior: rejected.
     assert first.target["holds"] is True and first.target["vs_best"]["ci_low"] > 0
@@ -248,8 +374,15 @@ def test_resume_after_sigkill_redoes_no_finished_work(tmp_path, tiny_model_path)
 
 
 def test_an_eval_suite_or_a_suite_file_is_accepted(tmp_path):
-    suite = rft.Suite.from_dict({"name": "s", "data": ROWS, "graders": [{"type": "string_check", "name": "m", "reference": "x"}],
-                                 "generation": {"max_new_tokens": 7, "temperature": 0}, "limit": 3})
+    suite = rft.Suite.from_dict(
+        {
+            "name": "s",
+            "data": ROWS,
+            "graders": [{"type": "string_check", "name": "m", "reference": "x"}],
+            "generation": {"max_new_tokens": 7, "temperature": 0},
+            "limit": 3,
+        }
+    )
     gate = as_tune_suite(suite, "target")
     assert (gate.name, gate.grader, gate.generation()["max_new_tokens"], len(gate.rows())) == ("s", "m", 7, 3)
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
@@ -260,7 +393,12 @@ def test_an_eval_suite_or_a_suite_file_is_accepted(tmp_path):
     )
     from_file = as_tune_suite(str(tmp_path / "guard.yaml"), "guard1")
     assert (from_file.name, len(from_file.rows()), from_file.grader, from_file.metric, from_file.tolerance) == (
-        "g", 2, "n", "mean", 0.1)
+        "g",
+        2,
+        "n",
+        "mean",
+        0.1,
+    )
     assert from_file.replay_data == str(tmp_path / "rows.jsonl")  # relative to the suite file
     assert len(from_file.replay_rows()[0]) == 6 and from_file.replay_rows()[1] is False
 
