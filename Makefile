@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs, runs the main job on the embedded default model
-#   make test   creates .venv if needed, runs the lint gate, then the fast test selection
+#   make test   creates .venv if needed, runs the lint gate (ruff, mypy), then the fast test selection
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -27,9 +27,11 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 
 install: $(STAMP)
 
-# The lint gate (pyflakes, bugbear, import order, line length; config in pyproject.toml) runs first.
+# The gate runs first: ruff (pyflakes, bugbear, import order, line length) and mypy on the package,
+# both configured in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/python -m ruff check rft tests bench
+	$(BIN)/python -m mypy
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -287,12 +287,12 @@ def _join_by_id(
         index[key] = r
     pairs: list[tuple[int, int, Any]] = []
     for i, oid in enumerate(out_ids):
-        r = index.get(_key(oid))
-        if r is None:
+        found = index.get(_key(oid))
+        if found is None:
             if unknown_ids == "ignore":
                 continue
             raise DataError(f"{_where(source, outputs, i, 'output')} has {id_field} {oid!r}, which no dataset row has")
-        pairs.append((i, r, samples[i]))
+        pairs.append((i, found, samples[i]))
     covered = {r for _, r, _ in pairs}
     bare = [r for r in range(len(rows)) if r not in covered]
     if bare:

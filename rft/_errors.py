@@ -77,7 +77,8 @@ class UntrustedCodeError(ConfigError):
     """A config contains Python source and was loaded without ``trust_code=True``."""
 
 
-class MissingDependencyError(ConfigError, ImportError):
+# ConfigError.path (where in a config) and ImportError.path (a file) share a name; only the first is set.
+class MissingDependencyError(ConfigError, ImportError):  # type: ignore[misc]
     """An optional package that this feature needs is not installed; the message says how to install it."""
 
     def __init__(self, message: str, *, module: str | None = None):

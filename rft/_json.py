@@ -9,6 +9,7 @@ the whole output, else the last fenced code block.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "StrictJSONError", "find_json", "loads_strict"]
@@ -60,6 +61,7 @@ def _check_depth(value: Any) -> None:
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

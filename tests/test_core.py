@@ -274,6 +274,9 @@ _TRL_EXTRAS = {
         # A string is not a column: iterating it would pair '1' with the first completion, '2' with the second.
         pytest.param({"answer": "12"}, ["'answer'", "str", "list of 2"], id="a string column"),
         pytest.param({"answer": b"12"}, ["'answer'", "bytes", "list of 2"], id="a bytes column"),
+        # Shown shortened in the message: bytes are cut like text (this raised TypeError while building it).
+        pytest.param({"answer": b"1" * 50}, ["'answer'", "bytes", "b'1111", "..."], id="a long bytes column"),
+        pytest.param({"answer": "1" * 50}, ["'answer'", "str", "'1111", "..."], id="a long string column"),
         # A column of the wrong length cannot be paired with the completions: never drop it silently.
         pytest.param({"answer": ["1"]}, ["'answer'", "1 value", "list of 2"], id="a column too short"),
         pytest.param({"answer": ("1", "2", "3")}, ["'answer'", "3 values", "list of 2"], id="a column too long"),

@@ -119,6 +119,6 @@ def async_twin(cls: C) -> C:
     return twin  # type: ignore[return-value]
 
 
-def sync_class(cls: type) -> type:
+def sync_class(cls: C) -> C:
     """The class an :func:`async_twin` was made from (``cls`` itself for any other class)."""
     return cls.__dict__.get("_sync_class", cls)  # type: ignore[no-any-return]

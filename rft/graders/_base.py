@@ -22,10 +22,11 @@ work waits on I/O (a judge) implements :meth:`Grader._aevaluate` instead and mix
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import math
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from rft._errors import ConfigError, GraderError
 from rft._grade import Grade
@@ -207,7 +208,7 @@ class Grader:
         return config
 
     @classmethod
-    def from_config(cls: type[G], config: Mapping[str, Any], *, trust_code: bool = False) -> G:
+    def from_config(cls: builtins.type[G], config: Mapping[str, Any], *, trust_code: bool = False) -> G:
         """Build from a config dict (``type`` may be present). Errors name the bad field."""
         known = {f.name: f for f in dataclasses.fields(cls) if f.init}
         values: dict[str, Any] = {}
@@ -326,6 +327,7 @@ class Grader:
 
     def _to_scores(self, batch: Batch, results: Sequence[Result]) -> list[float | None]:
         lo, hi = self.score_range
+        scores: list[Any]  # floats in range or None once this block is done; checked here, not by types
         if type(results) is CheckedScores or _all_floats_in(results, lo, hi):
             scores = results if type(results) is list else list(results)
         else:
@@ -392,9 +394,9 @@ def _column_length(grader: str, key: str, value: Any, n: int | None) -> int:
     """
     want = "a list of completions" if n is None else f"a list of {n}, one value per completion"
     if isinstance(value, _TEXT_TYPES):
-        shown = value if len(value) <= 40 else value[:40] + "..."
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}..."
         raise GraderError(
-            f"grader {grader!r}: {key!r} is a {type(value).__name__} ({shown!r}), not one value per completion; "
+            f"grader {grader!r}: {key!r} is a {type(value).__name__} ({shown}), not one value per completion; "
             f"pass {want}"
         )
     if not isinstance(value, Sequence):
@@ -412,8 +414,9 @@ def _all_floats_in(results: Sequence[Result], lo: float, hi: float) -> bool:
     """True if every result is a float in [lo, hi]: three C-speed passes instead of a Python loop."""
     if not results or set(map(type, results)) != {float}:
         return False
-    total = sum(results)  # NaN or inf anywhere makes the sum non-finite
-    return math.isfinite(total) and min(results) >= lo and max(results) <= hi
+    floats = cast("Sequence[float]", results)  # every one is a float: checked just above
+    total = sum(floats)  # NaN or inf anywhere makes the sum non-finite
+    return math.isfinite(total) and min(floats) >= lo and max(floats) <= hi
 
 
 def _adopt(batch: Batch, sub: Batch, i: int) -> None:

@@ -214,7 +214,7 @@ class _Extremum(Composite):
         self.graders = [build_child(g, f"graders.{i}") for i, g in enumerate(self.graders)]
         self._keys = unique_keys(self.graders)
         ranges = [score_range(g) for g in self.graders]
-        self.score_range = (min(lo for lo, _ in ranges), max(hi for _, hi in ranges))
+        self.score_range = (min(lo for lo, _ in ranges), max(hi for _, hi in ranges))  # type: ignore[misc]  # per instance
 
     def children(self) -> dict[str, Grader]:
         return dict(zip(self._keys, self.graders))
@@ -274,7 +274,7 @@ class AllOf(_Extremum):
     (True, False, "has_b did not pass: fail: input 'a' like reference 'b'")
     """
 
-    _pick = min
+    _pick = min  # type: ignore[assignment]  # a builtin as a class attribute, which mypy reads as a method
     _agree = all
 
     def _reason(self, subs: dict[str, Grade], value: float) -> str:
@@ -297,7 +297,7 @@ class AnyOf(_Extremum):
     (1.0, True, False)
     """
 
-    _pick = max
+    _pick = max  # type: ignore[assignment]  # as in AllOf
     _agree = any
 
     def _reason(self, subs: dict[str, Grade], value: float) -> str:
@@ -374,7 +374,7 @@ class Gate(Composite):
         if self.cheap_threshold is not None:
             self.cheap_threshold = _number(self.cheap_threshold, "cheap_threshold")
         lo, hi = score_range(self.expensive)
-        self.score_range = (min(lo, 0.0), max(hi, 0.0))  # a closed gate scores 0
+        self.score_range = (min(lo, 0.0), max(hi, 0.0))  # type: ignore[misc]  # per instance; a closed gate scores 0
 
     @property
     def threshold(self) -> float:

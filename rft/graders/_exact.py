@@ -293,15 +293,15 @@ class ExactMatch(Grader):
                 return find
             if before is normalize_text:
                 # The common case, kept to one call: NFKC and zero-width removal are no-ops on ASCII.
-                def side(text: str) -> str | None:
+                def normalized(text: str) -> str | None:
                     return find(text.strip() if text.isascii() else normalize_text(text))
 
-                return side
+                return normalized
 
-            def side(text: str) -> str | None:
+            def prepared(text: str) -> str | None:
                 return find(before(text))
 
-            return side
+            return prepared
 
         def side(text: str) -> str | None:
             if before is not None:
@@ -352,7 +352,7 @@ class ExactMatch(Grader):
         self, answers: list[str | None], references: list[str | None], raw_refs: list[str], rich: bool
     ) -> list[Result]:
         cache: dict[str, Any] = {}
-        ref_numbers = []
+        ref_numbers: list[Any] = []  # parse_number's value for each reference, None where there is none
         for b in references:
             if b is None:
                 ref_numbers.append(None)

@@ -430,7 +430,7 @@ def _walk_patterns(schema: Any, path: str = "$") -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _extended(base: type) -> tuple[type, Any]:
+def _extended(base: Any) -> tuple[Any, Any]:
     """``base`` (a jsonschema validator class) with RE2 patterns and linear ``uniqueItems``."""
     from jsonschema import FormatChecker, validators
     from jsonschema.exceptions import ValidationError

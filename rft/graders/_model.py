@@ -97,7 +97,7 @@ def _message_content(message: Any, where: str) -> tuple[str, str]:
 
 
 @dataclasses.dataclass(kw_only=True, eq=True, repr=False)
-class _Judge(AsyncCall, Grader):
+class _Judge(AsyncCall, Grader):  # type: ignore[misc]  # AsyncCall's async __call__ replaces Grader's on purpose
     """Machinery shared by the judge graders (not registered itself)."""
 
     #: Changes whenever prompts or parsing change, so cached replies of older versions are not reused.
@@ -357,8 +357,9 @@ class ScoreModel(_Judge):
     def _verdict_grade(self, text: str, row: _Row, details: dict[str, Any]) -> Grade:
         lo, hi = self.range
         verdict = parse_score(text, lo, hi, nonce=row.nonce, untrusted=row.untrusted)
-        if not verdict.ok:
-            return Grade.unscored_because(f"judge {self.name!r}: {verdict.reason}", error=verdict.error, **details)
+        if verdict.error is not None:  # not verdict.ok
+            why = f"judge {self.name!r}: {verdict.reason}"
+            return Grade.unscored_because(why, error=verdict.error, **details)
         details["raw_score"] = verdict.value
         details["range"] = [lo, hi]
         details["verdict_from"] = verdict.source
@@ -412,8 +413,9 @@ class LabelModel(_Judge):
 
     def _verdict_grade(self, text: str, row: _Row, details: dict[str, Any]) -> Grade:
         verdict = parse_label(text, self.labels, nonce=row.nonce, untrusted=row.untrusted)
-        if not verdict.ok:
-            return Grade.unscored_because(f"judge {self.name!r}: {verdict.reason}", error=verdict.error, **details)
+        if verdict.error is not None:  # not verdict.ok
+            why = f"judge {self.name!r}: {verdict.reason}"
+            return Grade.unscored_because(why, error=verdict.error, **details)
         details["label"] = verdict.value
         details["verdict_from"] = verdict.source
         ok = verdict.value in self.passing_labels

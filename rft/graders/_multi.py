@@ -104,7 +104,7 @@ class Multi(Composite):
         self.graders = built
         self._formula = Formula(self.calculate_output, names=built, field="calculate_output")
         self.range = _range_field(self.range)
-        self.score_range = self.range  # per instance: the base class range-checks against it
+        self.score_range = self.range  # type: ignore[misc]  # per instance: the base class range-checks against it
         self._used = self._formula.variables
 
     @property

@@ -29,7 +29,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from rft._errors import ConfigError, GraderError, UntrustedCodeError
 from rft._grade import Grade
@@ -256,7 +256,7 @@ def _check_source(source: Any) -> None:
             "source",
         )
     try:
-        tree = compile(source, _SOURCE_NAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = cast(ast.Module, compile(source, _SOURCE_NAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True))
     except SyntaxError as exc:
         where = f" at line {exc.lineno}" if exc.lineno else ""
         raise ConfigError(f"source does not compile{where}: {exc.msg}", "source") from None

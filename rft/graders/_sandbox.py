@@ -52,7 +52,7 @@ import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_WORKERS", "MAX_SOURCE_BYTES", "Outcome", "Sandbox", "defines_function"]
 
@@ -168,7 +168,7 @@ class Sandbox:
         size = len(source.encode("utf-8", "surrogatepass"))
         if size > MAX_SOURCE_BYTES:
             raise ValueError(f"source is {size} bytes, over the {MAX_SOURCE_BYTES}-byte limit")
-        tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = ast.parse(source, filename)
         if not defines_function(tree, function):
             raise ValueError(f"source defines no top-level {function}() function")
         if os.name != "posix":
@@ -743,7 +743,7 @@ def _reject(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int and value > 0
 
 
@@ -769,8 +769,9 @@ def _result(msg: dict[str, Any], function: str) -> Outcome | None:
         value = msg.get("value")
         if type(value) is bool:
             return Outcome(float(value), None, f"{function}() returned {value}", {})
-        if type(value) in (int, float) and math.isfinite(value):
-            return Outcome(float(value), None, f"{function}() returned {float(value)!r}", {})
+        if type(value) in (int, float) and math.isfinite(cast(float, value)):
+            number = float(cast(float, value))
+            return Outcome(number, None, f"{function}() returned {number!r}", {})
         return None
     if ok is False and msg.get("error") in ("crash", "invalid_result"):
         details = {k: _text(msg[k]) for k in ("exception", "traceback") if isinstance(msg.get(k), str)}

@@ -78,7 +78,7 @@ def _read_exact(fd: int, n: int, read=os.read, len_=len) -> bytes | None:
     return b"".join(chunks)
 
 
-_SCAN = json.JSONDecoder().scan_once
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__, absent from the stubs
 
 
 def _read_frame(fd: int, read_exact=_read_exact, scan=_SCAN, from_bytes=int.from_bytes):
@@ -410,7 +410,7 @@ def _kill_quietly(*kills) -> None:
 
 def _children(parent: int) -> list[int]:
     """Process ids whose parent is ``parent`` (read from /proc; empty where there is none)."""
-    found = []
+    found: list[int] = []
     try:
         names = os.listdir("/proc")
     except OSError:

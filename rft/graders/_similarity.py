@@ -261,7 +261,7 @@ class TextSimilarity(Grader):
     def _evaluate(self, batch: Batch, rich: bool) -> Sequence[Result]:
         inputs = self._input.render(batch, text=True)
         refs = self._reference.render(batch, text=True)
-        scorer = self._scorer
+        scorer: Scorer | None = self._scorer
         pairs = [(normalize_text(o), normalize_text(r)) for o, r in zip(inputs, refs)]
         many = getattr(scorer, "many", None)
         if many is not None:  # a batched metric (embeddings): one call for every pair it must score

@@ -312,9 +312,9 @@ class OpenAIBackend(Backend):
         seconds = {
             "timeout_s": timeout_s, "deadline_s": deadline_s, "backoff_s": backoff_s, "max_backoff_s": max_backoff_s
         }
-        for name, value in seconds.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"expected a non-negative number of seconds, got {value!r}", f"backend.{name}")
+        for name, number in seconds.items():
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                raise ConfigError(f"expected a non-negative number of seconds, got {number!r}", f"backend.{name}")
         if base_url is not None and not isinstance(base_url, str):
             raise ConfigError(
                 f"expected a URL such as 'http://127.0.0.1:8000/v1', got {base_url!r}", "backend.base_url"

@@ -38,7 +38,7 @@ class JudgeServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -77,7 +77,7 @@ class SuiteItem(pytest.Item):
     def runtest(self) -> None:
         assert_suite(self.path, target=self.config.getoption("--rft-target"))
 
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+    def repr_failure(self, excinfo: Any, style: Any = None) -> Any:  # the table, else pytest's own TerminalRepr
         if isinstance(excinfo.value, SuiteFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
