@@ -123,8 +123,9 @@ def test_compare_and_suites_take_lambda_graders(tmp_path):
 def test_preflight_tune_and_tune_until_take_lambda_graders(tmp_path, tiny_model_path):
     pytest.importorskip("trl")
     grader = _lambda_grader()
+    # audit=False: 'contains an e' is gameable on purpose here (the audit has its own tests).
     config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=2, max_completion_length=4,
-                            learning_rate=0.05, max_steps=1, preflight=False, save_model=False,
+                            learning_rate=0.05, max_steps=1, preflight=False, save_model=False, audit=False,
                             output_dir=str(tmp_path / "tune"))
     report = rft.preflight(str(tiny_model_path), ROWS, [grader], config, n=2, k=2)
     assert [g.name for g in report.graders] == ["has_e"]
