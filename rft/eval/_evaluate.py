@@ -341,6 +341,14 @@ def evaluate(
     )
     store = ResultStore(out, fingerprint=fingerprint, resume=resume) if out is not None else None
     run = _Run(rows, grader_list, tgt, params, ids=ids, counts=counts, prompt_field=prompt_field, store=store)
+    return _execute(run, store, progress=progress, data=data, out=out, fingerprint=fingerprint)
+
+
+def _execute(
+    run: _Run, store: ResultStore | None, *, progress: bool, data: Any, out: Any, fingerprint: Mapping[str, Any]
+) -> Report:
+    """Grade what was generated but not graded, generate and grade the rest, and write the report;
+    the store is closed at the end, also on an interruption (which keeps every finished batch)."""
     started = time.perf_counter()
     try:
         to_generate, to_grade = run.plan()
