@@ -10,11 +10,12 @@ probes that scored; with ``audit="strict"`` it raises :class:`ExploitableGraderE
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from rft._errors import ConfigError, GraderError
+from rft._errors import ConfigError, DataError, GraderError
 from rft.auditing._inspect import inspect_grader
 from rft.auditing._report import AuditReport
 from rft.auditing._runner import audit
@@ -30,6 +31,8 @@ __all__ = [
     "assert_audit_clean",
     "audit_rewards",
 ]
+
+_log = logging.getLogger("rft.audit")
 
 #: Rows a quick audit of a deterministic grader uses.
 QUICK_ROWS = 20
@@ -90,10 +93,13 @@ def audit_rewards(
         if not isinstance(spec, (Grader, str, dict)):
             continue  # a plain TRL reward function
         grader = load_grader(spec, trust_code=trust_code)
-        if inspect_grader(grader).has_judge:
-            reports.append(audit(grader, rows, limit=QUICK_JUDGE_ROWS, probes=list(QUICK_JUDGE_PROBES)))
-        else:
-            reports.append(audit(grader, rows, limit=limit))
+        quick = {"limit": QUICK_JUDGE_ROWS, "probes": list(QUICK_JUDGE_PROBES)} if inspect_grader(grader).has_judge else {"limit": limit}
+        try:
+            reports.append(audit(grader, rows, **quick))
+        except DataError as exc:
+            # Rows the grader cannot read are training's business (unscored rewards, max_unscored_frac
+            # stops the run with the reasons); the quick audit must not block on them first.
+            _log.warning("not auditing reward grader %r before training: %s", getattr(grader, "name", spec), exc)
     exploitable = [r for r in reports if not r.ok]
     if exploitable and mode == "strict":
         raise ExploitableGraderError(exploitable)
