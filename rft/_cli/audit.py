@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rft.auditing import audit
+
 __all__ = ["register", "run"]
 
 _DESCRIPTION = """\
@@ -49,8 +51,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rft.auditing import audit
-
     probes = [p.strip() for p in args.probes.split(",") if p.strip()] if args.probes else None
     report = audit(args.grader, args.data, probes=probes, trust_code=args.trust_code, limit=args.limit)
     print(report)

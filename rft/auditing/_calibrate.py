@@ -258,11 +258,12 @@ def calibrate(info: GraderInfo, rows: Sequence[Mapping[str, Any]], ids: Sequence
     grades = grader.grade_batch([t.text for t in tries], [rows[t.row] for t in tries]) if tries else []
     chosen: dict[int, tuple[_Try, Grade]] = {}
     best: dict[int, tuple[_Try, Grade]] = {}
+    best_score: dict[int, float] = {}
     for t, g in zip(tries, grades, strict=True):
         if t.row not in chosen and _passes(g):
             chosen[t.row] = (t, g)
-        if g.score is not None and g.score > 0 and (t.row not in best or g.score > best[t.row][1].score):  # type: ignore[operator]
-            best[t.row] = (t, g)
+        if g.score is not None and g.score > best_score.get(t.row, 0.0):
+            best[t.row], best_score[t.row] = (t, g), g.score
     graded = grader.pass_threshold is None
     picks: dict[int, tuple[_Try, Grade, str]] = {}
     for i in range(len(rows)):

@@ -15,11 +15,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from rft._data import load_rows
 from rft._errors import ConfigError, DataError, GraderError
 from rft.auditing._inspect import inspect_grader
 from rft.auditing._report import AuditReport
 from rft.auditing._runner import audit
 from rft.graders._base import Grader
+from rft.graders._registry import load_grader
 
 __all__ = [
     "AUDIT_MODES",
@@ -84,16 +86,15 @@ def audit_rewards(
         return []
     if mode not in AUDIT_MODES:
         raise ConfigError(f"expected audit=False, 'warn' or 'strict', got {mode!r}", "audit")
-    from rft._data import load_rows
-    from rft.graders._registry import load_grader
-
     rows = load_rows(data)
     reports = []
     for spec in graders:
         if not isinstance(spec, (Grader, str, dict)):
             continue  # a plain TRL reward function
         grader = load_grader(spec, trust_code=trust_code)
-        quick = {"limit": QUICK_JUDGE_ROWS, "probes": list(QUICK_JUDGE_PROBES)} if inspect_grader(grader).has_judge else {"limit": limit}
+        quick: dict[str, Any] = {"limit": limit}
+        if inspect_grader(grader).has_judge:
+            quick = {"limit": QUICK_JUDGE_ROWS, "probes": list(QUICK_JUDGE_PROBES)}
         try:
             reports.append(audit(grader, rows, **quick))
         except DataError as exc:

@@ -15,7 +15,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rft.eval._checks import grader_item_fields
 from rft.graders._base import Grader
+from rft.graders._model import LabelModel, ScoreModel
+from rft.graders._python import PythonGrader
 
 __all__ = ["GraderInfo", "inspect_grader"]
 
@@ -102,10 +105,6 @@ def _placeholders(text: str) -> list[tuple[str, tuple[str, ...]]]:
 
 def inspect_grader(grader: Grader) -> GraderInfo:
     """Walk ``grader`` and every sub-grader."""
-    from rft.eval import grader_item_fields
-    from rft.graders._model import LabelModel, ScoreModel
-    from rft.graders._python import PythonGrader
-
     item_fields = list(grader_item_fields(grader))
     reference_fields: list[tuple[str, ...]] = []
     json_slots: dict[str, tuple[str, ...]] = {}

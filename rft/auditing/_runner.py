@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rft._data import load_rows
 from rft._errors import ConfigError
 from rft._grade import Grade
 from rft.auditing import _code, _empty, _hedge, _hidden, _injection, _json_tricks, _padding, _unicode  # noqa: F401 (register)
@@ -14,6 +15,8 @@ from rft.auditing._calibrate import Target, calibrate
 from rft.auditing._inspect import GraderInfo, inspect_grader
 from rft.auditing._probe import FAMILIES, Family, Probe, family_order
 from rft.auditing._report import SHOWN_CHARS, AuditReport, FamilyStats, Finding, _clip
+from rft.eval._checks import check_rows
+from rft.graders._registry import load_grader
 
 __all__ = ["audit", "family_names", "probe_names"]
 
@@ -218,10 +221,6 @@ def audit(
     >>> rft.audit("answer_matches_reference", [{"answer": "42"}]).ok
     True
     """
-    from rft._data import load_rows
-    from rft.eval import check_rows
-    from rft.graders._registry import load_grader
-
     families, keep, forced = _selection(probes)
     g = load_grader(grader, trust_code=trust_code)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

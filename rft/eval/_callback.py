@@ -66,11 +66,13 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rft._data import load_rows
@@ -112,25 +114,24 @@ def preserved_rng() -> Iterator[None]:
     >>> random.getstate() == state
     True
     """
-    import random
-
     import numpy as np
 
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    torch = sys.modules.get("torch")
-    cpu = torch.get_rng_state() if torch is not None else None
-    cuda = None
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        cuda = torch.cuda.get_rng_state_all()
+    torch = sys.modules.get("torch")  # not imported yet: nothing has drawn from it, nothing to restore
+    cpu = cuda = None
+    if torch is not None:
+        cpu = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            cuda = torch.cuda.get_rng_state_all()
     try:
         yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-        if cpu is not None:
+        if torch is not None:
             torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
+            if cuda is not None:
+                torch.cuda.set_rng_state_all(cuda)
 
 
 @contextlib.contextmanager
@@ -436,10 +437,10 @@ class EvalCallback:
         return control
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        unbeaten = self.best is not None and self.best["checkpoint"] is None
-        if self.best_metric and unbeaten and state.is_world_process_zero:
+        best = self.best
+        if self.best_metric and best is not None and best["checkpoint"] is None and state.is_world_process_zero:
             logger.warning("EvalCallback: no checkpoint beat the start on %s (%s); none is marked best",
-                           self.best_metric, self.best["value"])
+                           self.best_metric, best["value"])
         self._handler = self._trainer = None
         return control
 
@@ -650,12 +651,12 @@ def _check_suite_rows(suite: Suite, graders: Sequence[Any]) -> None:
 
 def _caller(cls: type) -> Any:
     """The nearest ``self`` up the call stack that is a ``cls``, else None."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         obj = frame.f_locals.get("self")
         if isinstance(obj, cls):
             return obj
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None
 
 

@@ -147,7 +147,8 @@ class GradersApp:
         start = time.perf_counter()
         if not entry.slow:
             last = entry.last_seconds
-            if last is not None and last < _INLINE_SECONDS and sum(len(s["output_text"]) for s in samples) <= _INLINE_CHARS:
+            quick = last is not None and last < _INLINE_SECONDS
+            if quick and sum(len(s["output_text"]) for s in samples) <= _INLINE_CHARS:
                 grades = grader.grade_batch(samples, items)
             else:
                 grades = await anyio.to_thread.run_sync(grader.grade_batch, samples, items, limiter=self.fast)

@@ -39,6 +39,8 @@ from typing import Any
 from rft._grade import Grade
 from rft._json import StrictJSONError, loads_strict
 from rft.graders._base import Grader
+from rft.judge import LocalBackend
+from rft.models import DEFAULT_MODEL, is_default_model_name
 
 __all__ = [
     "ERROR_FLAGS",
@@ -127,12 +129,9 @@ def _is_judge(grader: Grader | None) -> bool:
 
 def judge_model_name(grader: Grader) -> str:
     """The model that answered for a judge grader: the local model it ran on, else its ``model``."""
-    from rft.judge import LocalBackend
-
+    # Only judges (see _is_judge) come here: they carry judge_backend and model, which Grader does not declare.
     backend = grader.judge_backend  # type: ignore[attr-defined]
     if isinstance(backend, LocalBackend):
-        from rft.models import DEFAULT_MODEL, is_default_model_name
-
         return DEFAULT_MODEL if is_default_model_name(backend.model) else backend.model
     return str(grader.model)  # type: ignore[attr-defined]
 

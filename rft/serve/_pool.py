@@ -21,6 +21,7 @@ share one reply cache and one local model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import OrderedDict
@@ -30,6 +31,8 @@ from typing import Any
 from rft._errors import ConfigError, UntrustedCodeError
 from rft.graders._base import Grader
 from rft.graders._registry import grader_types, load_grader
+from rft.judge import LocalBackend, OpenAIBackend
+from rft.models import is_default_model_name
 
 __all__ = ["Entry", "GraderPool", "is_slow"]
 
@@ -67,8 +70,6 @@ class Entry:
 
 def _judge_types() -> frozenset[str]:
     """Registered grader types that call a judge model (they have a ``backend`` field)."""
-    import dataclasses
-
     return frozenset(name for name, cls in grader_types().items()
                      if any(f.name == "backend" for f in dataclasses.fields(cls)))
 
@@ -106,8 +107,6 @@ class GraderPool:
         """The judge backend for judges whose config names none (made once, shared by all)."""
         with self._lock:
             if self._backend is None:
-                from rft.judge import LocalBackend, OpenAIBackend
-
                 if self.judge.startswith(("http://", "https://")):
                     self._backend = OpenAIBackend(base_url=self.judge)
                 else:
@@ -206,8 +205,6 @@ class GraderPool:
                     _join(path, f"backend.{field}"))
         model = config.get("model", "default")
         if backend.get("type") == "local" and not (isinstance(model, str) and model.lower() in _TRUSTED_MODELS):
-            from rft.models import is_default_model_name
-
             if not is_default_model_name(model):
                 raise UntrustedCodeError(f"a local judge would load the model folder {model!r} from the server{fix}",
                                          _join(path, "model"))

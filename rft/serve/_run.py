@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 
 from rft._errors import ConfigError
+from rft.serve._app import create_app
 from rft.serve._config import ServeConfig
 
 __all__ = ["bind", "serve"]
@@ -43,8 +44,6 @@ def serve(config: ServeConfig, *, on_ready: Callable[[str], None] | None = None)
     returns. ``on_ready`` receives the base URL (``http://HOST:PORT/v1``) once the socket listens.
     """
     import uvicorn
-
-    from rft.serve._app import create_app
 
     sock = bind(config)
     port = sock.getsockname()[1]

@@ -115,7 +115,8 @@ def test_judges_without_a_backend_go_to_the_servers_judge_url(client, judge_serv
 
 
 def test_the_api_key_is_required(server, client):
-    check = {"type": "string_check", "name": "s", "input": "{{sample.output_text}}", "reference": "a", "operation": "eq"}
+    check = {"type": "string_check", "name": "s", "input": "{{sample.output_text}}", "reference": "a",
+             "operation": "eq"}
     for wrong in ("", "s3cret-token-for-test", KEY + "x"):
         with pytest.raises(openai.AuthenticationError) as caught:
             server.client(api_key=wrong or "-").fine_tuning.alpha.graders.run(grader=check, model_sample="a")
