@@ -158,7 +158,10 @@ def verdict_text(
 
 def _no_round_kept(state: Any, power: Sequence[Mapping[str, Any]] | None, options: Any) -> str:
     blocked = [rec for rec in state.rounds if rec.get("target_ok") and rec.get("failing")]
-    tried = ", ".join(f"{r['kind']} after round {r['after_round']}" for r in state.remedies) or "none"
+    last_round = state.rounds[-1]["round"]
+    applied = [r for r in state.remedies if r["after_round"] < last_round]
+    tried = ", ".join(f"{r['kind']} in round {r['after_round'] + 1}" for r in applied) or "none"
+    queued = [r for r in state.remedies if r["after_round"] >= last_round]
     if not blocked:
         best = max(state.rounds, key=lambda rec: rec["target"]["vs_best"].get("delta") or -1)
         return (
@@ -187,7 +190,9 @@ def _no_round_kept(state: Any, power: Sequence[Mapping[str, Any]] | None, option
     return (
         f"No round passed both gates. Round {last['round']} improved the target ({last['target']['describe']}) but "
         + "; ".join(parts)
-        + f". Remedies tried: {tried}. "
+        + f". Remedies tried: {tried}"
+        + (f" ({queued[0]['kind']} was next when the run stopped: {state.stopped})" if queued else "")
+        + ". "
         + nxt
     )
 

@@ -548,10 +548,13 @@ class TuneUntil:
         """After a rejected round: a remedy if the target improved but a guard fell, else on_reject."""
         s, o = self.state, self.options
         s.rejects += 1
+        tried = {rem["kind"] for rem in s.remedies}
         remedy = self._remedy(failing) if target_ok and failing else None
         if remedy is not None:
             s.remedies.append({"after_round": r, **remedy})
             self.say(f"remedy for round {r + 1}: {remedy['text']}")
+            if remedy["kind"] not in tried or remedy["kind"] == "replay":
+                s.rejects -= 1  # a new remedy deserves its round: only repeats count towards max_rejects
         elif o.on_reject == "stop":
             s.stopped = "round rejected and on_reject='stop'"
         elif o.on_reject == "lower_lr":

@@ -322,6 +322,9 @@ def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_m
     assert report["remedies"][0]["effect"][0]["guard"] == "digits"
     assert report["remedies"][0]["effect"][0]["after"] != "not tried (no round left)"
     assert "replay" in open(result.files["html"]).read()
+    if not second.kept:  # the verdict names the guard, the remedy tried, and the one queued when the rounds ran out
+        assert "guard digits changed" in result.verdict and "Remedies tried: replay in round 2" in result.verdict
+        assert "anchor was next" in result.verdict
 
 
 _SCRIPT = """
