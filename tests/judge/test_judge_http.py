@@ -13,7 +13,6 @@ import pytest
 
 from rft.graders._model import ScoreModel
 from rft.judge import JudgeCache, judge_stats
-from rft.testing import FaultServer
 
 USER = [{"role": "user", "content": "Rate 0-10: {{sample.output_text}}"}]
 FAST = {"max_retries": 2, "backoff_s": 0.01, "max_backoff_s": 1.0, "timeout_s": 5.0}
@@ -22,20 +21,6 @@ FAST = {"max_retries": 2, "backoff_s": 0.01, "max_backoff_s": 1.0, "timeout_s": 
 def judge_for(server, cache=False, **backend):
     return ScoreModel(name="judge", input=USER, range=[0, 10], model="served", cache=cache,
                       backend={"type": "openai", "base_url": server.url, **FAST, **backend})
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(script):
-        server = FaultServer(script).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 FAULTS = [

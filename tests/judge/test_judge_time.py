@@ -11,7 +11,6 @@ import time
 import pytest
 
 from rft.graders._model import ScoreModel
-from rft.testing import FaultServer
 
 USER = [{"role": "user", "content": "Rate 0-10: {{sample.output_text}}"}]
 
@@ -19,20 +18,6 @@ USER = [{"role": "user", "content": "Rate 0-10: {{sample.output_text}}"}]
 def judge_for(server, **backend):
     return ScoreModel(name="judge", input=USER, range=[0, 10], model="served", cache=False,
                       backend={"type": "openai", "base_url": server.url, "backoff_s": 0.01, **backend})
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(script):
-        server = FaultServer(script).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def settled_requests(server):

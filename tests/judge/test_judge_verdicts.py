@@ -14,7 +14,6 @@ from rft.graders._model import LabelModel, ScoreModel
 from rft.judge import JudgeCache, LocalBackend, ScriptedBackend, nonce_for
 from rft.judge._backends import SAMPLING_KEYS
 from rft.judge._parsing import verdict_line
-from rft.testing import FaultServer
 
 USER = [{"role": "user", "content": "Question: {{item.question}}\nAnswer: {{sample.output_text}}\nGrade it."}]
 ITEM = {"question": "6*7?"}
@@ -151,20 +150,6 @@ def test_label_model_may_label_an_item_field():
 
 # ---------------------------------------------------------------------------------------------
 # Structured output on OpenAI-compatible servers, with a clean fallback
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(script):
-        server = FaultServer(script).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def http_judge(server, cls=ScoreModel, cache=False, **kw):
