@@ -25,7 +25,7 @@ from typing import Any
 from rft._errors import DataError
 from rft.tuning._rewards import GraderReward
 
-__all__ = ["ROUTE_COLUMN", "RoutedReward", "route_rewards", "routed_rows"]
+__all__ = ["ROUTE_COLUMN", "RoutedReward", "route_rewards", "routed_rows", "rows_for"]
 
 #: The dataset column naming the suite a training row belongs to.
 ROUTE_COLUMN = "rft_route"
@@ -112,3 +112,18 @@ def routed_rows(parts: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[dict[s
     for row in out:
         columns += [k for k in row if k not in columns]
     return [{k: row.get(k) for k in columns} for row in out]
+
+
+def rows_for(reward: Any, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows ``reward`` judges: its routes' rows for a :class:`RoutedReward`, else all of them.
+
+    >>> from rft import StringCheck
+    >>> from rft.tuning._rewards import reward_functions
+    >>> [inner] = reward_functions([StringCheck(name="says_yes", reference="yes")])
+    >>> len(rows_for(RoutedReward(inner, ["chat"]), [{"rft_route": "chat"}, {"rft_route": "json"}]))
+    1
+    """
+    routes = getattr(reward, "routes", None)
+    if routes is None:
+        return list(rows)
+    return [row for row in rows if row.get(ROUTE_COLUMN) in routes]

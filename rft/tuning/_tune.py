@@ -16,6 +16,7 @@ from typing import Any
 
 from rft.eval._checks import check_rows
 from rft.eval._store import _umask_modes
+from rft.tuning._routing import rows_for
 
 __all__ = ["TuneResult", "tune"]
 
@@ -92,10 +93,12 @@ class _Progress:
             def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
                 if not state.is_world_process_zero or self.training_bar is None or not logs or "reward" not in logs:
                     return
-                parts = [f"step {state.global_step}/{state.max_steps}", f"reward {logs['reward']:.3f}"]
+                reward = logs["reward"]  # None (or NaN) when every reward abstained on the whole batch
+                shown = "-" if reward is None or reward != reward else f"{reward:.3f}"
+                parts = [f"step {state.global_step}/{state.max_steps}", f"reward {shown}"]
                 for n in names:
                     v = logs.get(f"rewards/{n}/mean")
-                    if v is not None:
+                    if v is not None and v == v:
                         parts.append(f"{n} {v:.3f}")
                 self.training_bar.write("  " + "  ".join(parts))
 
@@ -175,7 +178,8 @@ def tune(
             print(report, flush=True)
         report.raise_if_no_signal()
     else:  # the pre-flight audits the reward graders; without it, audit them here
-        audit_rewards([r.grader for r in rewards], rows, mode=config.audit)
+        for reward in rewards:  # each grader on the rows it judges (a replayed guard's only on its own)
+            audit_rewards([reward.grader], rows_for(reward, rows), mode=config.audit)
 
     show = progress and not config.grpo.get("disable_tqdm", False)
     args = config.grpo_config(disable_tqdm=not show, **({"reward_weights": ws} if ws is not None else {}))

@@ -68,3 +68,19 @@ def test_pytest_fixture_asserts_a_clean_audit(rft_audit: object) -> None:
     assert rft_audit(SOUND, ROWS).ok  # type: ignore[operator]
     with pytest.raises(AssertionError, match="mentions_answer"):
         rft_audit(WEAK, ROWS)  # type: ignore[operator]
+
+
+def test_a_routed_reward_is_audited_on_its_own_rows_only(tmp_path: object) -> None:
+    from rft.tuning._rewards import reward_functions
+    from rft.tuning._routing import ROUTE_COLUMN, RoutedReward
+
+    # `eq` against the row's answer is sound where there is an answer; on the target's rows the answer
+    # is empty, so an empty completion would "pass" there. Routed to the guard's rows it never sees them.
+    eq = rft.StringCheck(name="states_answer", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq")
+    guard_rows = [{"prompt": f"{i}+{i}=", "answer": str(2 * i), ROUTE_COLUMN: "guard"} for i in range(1, 5)]
+    target_rows = [{"prompt": f"Say {i}", "answer": "", ROUTE_COLUMN: "target"} for i in range(4)]
+    [inner] = reward_functions([eq])
+    config = SMALL.replace(preflight=False, audit="strict", save_model=False)
+    rft.tune(tiny_model(), guard_rows + target_rows, [RoutedReward(inner, ["guard"])], config, output_dir=str(tmp_path))
+    with pytest.raises(ExploitableGraderError, match="states_answer"):  # the same grader unrouted
+        rft.tune(tiny_model(), guard_rows + target_rows, [eq], config, output_dir=str(tmp_path))
