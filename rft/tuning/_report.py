@@ -389,6 +389,9 @@ def _plot_scores(ax: Any, report: Mapping[str, Any]) -> None:
     draw(f"target: {s['target']['suite']} ({s['target']['metric']})", s["target"], lambda r: r["target"], "o")
     for name, g in s["guards"].items():
         draw(f"guard: {name} ({g['metric']})", g, lambda r, n=name: r["guards"].get(n, {}), "s")
+        if g["baseline"] is not None:  # the line the guard must not be shown to fall below
+            color = ax.get_lines()[-1].get_color() if ax.get_lines() else None
+            ax.axhline(g["baseline"] - g["tolerance"], color=color, linestyle=":", linewidth=1)
     for r in rounds:
         if not r["kept"]:
             ax.axvspan(r["round"] - 0.3, r["round"] + 0.3, color="red", alpha=0.12)
@@ -400,7 +403,7 @@ def _plot_scores(ax: Any, report: Mapping[str, Any]) -> None:
         ax.axvline(
             report["best_round"], color="green", alpha=0.4, linestyle="--", label=f"kept: round {report['best_round']}"
         )
-    ax.set_xlabel("round (0 = baseline; red = rejected; labels = remedy in force)")
+    ax.set_xlabel("round (0 = baseline; red = rejected; labels = remedy; dotted = guard baseline - tolerance)")
     ax.set_ylabel("score (95% CI)")
     ax.set_ylim(-0.02, 1.08)
     ax.set_xticks(xs)
@@ -411,7 +414,7 @@ def _plot_scores(ax: Any, report: Mapping[str, Any]) -> None:
 def _plot_rewards(ax: Any, report: Mapping[str, Any]) -> None:
     names: list[str] = []
     for r in report["rounds"]:
-        names += [n for n in r["rewards"] if n not in names]
+        names += [n for n in r["rewards"] if n not in names and n != "reward"]  # the weighted total: in the JSON
     for n in names:
         pts = [p for r in report["rounds"] for p in r["rewards"].get(n, [])]
         if pts:
@@ -490,9 +493,9 @@ def write_report(
             "target": decision_text("superior", level=options.level, metric=target.metric)
             if options.keep_if == "ci"
             else f"improved by at least min_delta={options.min_delta:g} (point estimate)",
-            "guards": decision_text(options.guard_rule, tolerance=0.123456, level=options.level).replace(
-                "-0.123456", "-tolerance"
-            ),
+            "guards": decision_text(options.guard_rule, tolerance=0.123456, level=options.level, metric="metric")
+            .replace("-0.123456", "-tolerance")
+            .replace("change in metric", "change in the guard's metric"),
         },
         "preflight": state.preflight,
         "power": state.power,
