@@ -28,5 +28,6 @@ def test_demo_suites_are_the_files_the_readme_names() -> None:
     for file in ("contacts", "guard_arithmetic", "guard_knowledge"):
         suite = rft.Suite.load(SUITES / f"{file}.yaml")
         demo = by_name[suite.name]
-        assert [rft.load_grader(g).to_config() for g in suite.graders] == [rft.load_grader(g).to_config() for g in demo["graders"]]
+        configs = [rft.load_grader(g).to_config() for g in suite.graders]
+        assert configs == [rft.load_grader(g).to_config() for g in demo["graders"]]
         assert Path(suite.data).resolve() == Path(demo["data"]).resolve()
