@@ -418,8 +418,10 @@ def guard_replay_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
     rng.shuffle(pairs)
     sums = [{"id": f"sum-replay-{i:03d}", "prompt": user(f"What is {a} + {b}? Answer with just the number."),
              "answer": str(a + b)} for i, (a, b) in enumerate(pairs[:60])]
-    facts = [{"prompt": user(f'What is the plural of "{w}"? Answer with one word.'), "answer": p} for w, p in PLURALS]
-    facts += [{"prompt": user(f"What colour is {thing}? Answer with one word."), "answer": c} for thing, c in COLOURS]
+    # Open questions, as most of the guard's are: a replay that always asked for one word would teach
+    # terse replies, the very drift the guard catches ("Germany" for the capital of Germany).
+    facts = [{"prompt": user(f'What is the plural of "{w}"?'), "answer": p} for w, p in PLURALS]
+    facts += [{"prompt": user(f"What colour is {thing}?"), "answer": c} for thing, c in COLOURS]
     return sums, [{"id": f"know-replay-{i:03d}", **r} for i, r in enumerate(facts)]
 
 
