@@ -19,6 +19,16 @@ integer) and city from an order sentence, with the same settings.
 (capitals and opposites; the answer word appears). Each has replay data of the same skill but
 other items, so a replay remedy leaves the guard's own items held out.
 
+Settings, from runs on 2 CPU cores (not a guarantee; see the report each run writes): 16 GRPO
+steps per round at learning rate 1e-5, sampling temperature 0.7 (at 1.0 the 135M model's samples
+rarely get a field right, so only the strict-JSON reward moved), 2 prompts x 4 completions per
+step. One round lifts ``extraction`` from 0.03 to about 0.55-0.65 (paired 95% CI well above 0);
+the arithmetic guard holds; the knowledge guard loses 8-16 points, because the model learns terse
+replies ("Germany" for "What is the capital of Germany?"), and fails its non-inferiority gate at
+tolerance 0.12. The loop then replays the knowledge guard's skill (open questions from
+``guard_knowledge_replay.jsonl``) and, if needed, anchors. About 4.5 minutes per round and 1.5
+minutes of pre-flight and baseline on an idle machine.
+
 Run: ``python -m rft.demo --stage 3`` (or ``python -m rft.demo.tune --task orders``).
 """
 
@@ -150,8 +160,9 @@ def stage(
     quick: bool = False,
     task: str = "contacts",
     rounds: int = 3,
-    steps_per_round: int = 20,
-    learning_rate: float = 3e-5,
+    steps_per_round: int = 16,
+    learning_rate: float = 1e-5,
+    temperature: float = 0.7,
 ) -> dict[str, Any]:
     """Run the tuning demo into ``out``; return the summary (also written to ``out/summary.json``).
 
@@ -165,7 +176,7 @@ def stage(
         per_device_train_batch_size=8,  # 2 prompts x 4 completions per step
         max_completion_length=8 if quick else 64,
         learning_rate=learning_rate,
-        temperature=1.0,
+        temperature=temperature,
         seed=0,
         preflight_prompts=4 if quick else 8,
     )
@@ -182,6 +193,7 @@ def stage(
         rounds=2 if quick else rounds,
         steps_per_round=1 if quick else steps_per_round,
         config=config,
+        replay_share=0.5,
         output_dir=out / "run",
         time_budget_s=max(60.0, minutes * 60 - (time.perf_counter() - t0)),
         progress=True,
@@ -214,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget for the whole stage")
     parser.add_argument("--model", default="default", help="model folder or 'default' (embedded SmolLM2-135M-Instruct)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20, help="GRPO steps per round")
-    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--steps", type=int, default=16, help="GRPO steps per round")
+    parser.add_argument("--lr", type=float, default=1e-5)
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature in training")
     parser.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
     args = parser.parse_args(argv)
     stage(
@@ -226,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         task=args.task,
         rounds=args.rounds,
         steps_per_round=args.steps,
+        temperature=args.temperature,
         learning_rate=args.lr,
     )
     return 0
