@@ -176,7 +176,9 @@ def _advice(graders: list[GraderSignal], weighted: GraderSignal, k: int, ok: boo
     elif always:
         out.append("Every completion already earns full reward: use harder data, or the skill is already learnt.")
     else:
-        out.append("Rewards rarely differ within a prompt's group: add a partial-credit grader or mix easier and harder data.")
+        out.append(
+            "Rewards rarely differ within a prompt's group: add a partial-credit grader or mix easier and harder data."
+        )
     out.append(f"Sample more completions per prompt (num_generations, now {k}) or raise the temperature.")
     return out
 
@@ -268,7 +270,11 @@ def preflight(
     varied = 1.0 - total_signal.zero_variance_share
     ok = varied >= config.preflight_min_varied and varied > 0
     examples = [
-        {"prompt": _short(prompts[i]), "completion": outs[i][0][:300], "scores": {r.name: per_grader[j][i * k] for j, r in enumerate(rewards)}}
+        {
+            "prompt": _short(prompts[i]),
+            "completion": outs[i][0][:300],
+            "scores": {r.name: per_grader[j][i * k] for j, r in enumerate(rewards)},
+        }
         for i in range(min(3, len(rows)))
     ]
     report = PreflightReport(
@@ -278,7 +284,11 @@ def preflight(
         weighted=total_signal,
         min_varied=config.preflight_min_varied,
         advice=_advice(signals, total_signal, k, ok)
-        + [f"reward grader {a.grader!r} can be gamed: {', '.join(a.by_probe())} (see rft.audit)" for a in audits if not a.ok],
+        + [
+            f"reward grader {a.grader!r} can be gamed: {', '.join(a.by_probe())} (see rft.audit)"
+            for a in audits
+            if not a.ok
+        ],
         examples=examples,
         audits=audits,
     )

@@ -37,7 +37,11 @@ class TuneResult:
 
     def curve(self, key: str) -> list[tuple[int, float]]:
         """``(step, value)`` pairs of a logged metric, e.g. ``"reward"`` or ``"rewards/fmt/mean"``."""
-        return [(int(e["step"]), float(e[key])) for e in self.log_history if key in e and e[key] is not None and "step" in e]
+        return [
+            (int(e["step"]), float(e[key]))
+            for e in self.log_history
+            if key in e and e[key] is not None and "step" in e
+        ]
 
     def reward_curves(self) -> dict[str, list[tuple[int, float]]]:
         """The mean reward per step of every grader, plus the weighted total under ``"reward"``."""
@@ -155,8 +159,8 @@ def tune(
     from trl import GRPOTrainer
 
     from rft._data import load_rows
-    from rft.tuning._config import TuneConfig
     from rft.auditing import audit_rewards
+    from rft.tuning._config import TuneConfig
     from rft.tuning._preflight import preflight as run_preflight
     from rft.tuning._rewards import reward_functions, reward_weights
 

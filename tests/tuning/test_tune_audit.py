@@ -13,7 +13,9 @@ from rft.testing import tiny_model
 
 ROWS = [{"prompt": f"What is {i} + {i}?", "answer": str(2 * i)} for i in range(1, 9)]
 # `like` is a contains-check: "41 or 42" passes it. That is the hole the audit must report.
-WEAK = rft.StringCheck(name="mentions_answer", input="{{sample.output_text}}", reference="{{item.answer}}", operation="like")
+WEAK = rft.StringCheck(
+    name="mentions_answer", input="{{sample.output_text}}", reference="{{item.answer}}", operation="like"
+)
 SOUND = "answer_matches_reference"
 SMALL = rft.TuneConfig(max_completion_length=4, num_generations=2, per_device_train_batch_size=2, max_steps=1)
 
@@ -76,7 +78,9 @@ def test_a_routed_reward_is_audited_on_its_own_rows_only(tmp_path: object) -> No
 
     # `eq` against the row's answer is sound where there is an answer; on the target's rows the answer
     # is empty, so an empty completion would "pass" there. Routed to the guard's rows it never sees them.
-    eq = rft.StringCheck(name="states_answer", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq")
+    eq = rft.StringCheck(
+        name="states_answer", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
+    )
     guard_rows = [{"prompt": f"{i}+{i}=", "answer": str(2 * i), ROUTE_COLUMN: "guard"} for i in range(1, 5)]
     target_rows = [{"prompt": f"Say {i}", "answer": "", ROUTE_COLUMN: "target"} for i in range(4)]
     [inner] = reward_functions([eq])

@@ -32,15 +32,36 @@ def _write(tmp_path, body):
     "body, message",
     [
         pytest.param("data: rows.jsonl\n", "missing 'graders'", id="no graders"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\nepochs: 3\n", "unknown keys ['epochs']", id="unknown top-level key"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\nguards: []\n", "need a 'target'", id="guards without target"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\nconfig: {max_stepz: 2}\n", "config.max_stepz", id="bad TuneConfig key"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\ntarget: {name: t, data: rows.jsonl, graders: [answer_in_tags]}\n"
-                     "until: {keep_if: sometimes}\n", "until.keep_if: unknown keep_if 'sometimes'", id="bad until value"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\ntarget: suites/none.yaml\n", "suites/none.yaml' does not exist",
-                     id="missing target suite file"),
-        pytest.param("data: rows.jsonl\ngraders: [answer_in_tags]\nweights: {nope: 2}\n", "weights: weights name unknown graders",
-                     id="weights for an unknown grader"),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\nepochs: 3\n",
+            "unknown keys ['epochs']",
+            id="unknown top-level key",
+        ),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\nguards: []\n", "need a 'target'", id="guards without target"
+        ),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\nconfig: {max_stepz: 2}\n",
+            "config.max_stepz",
+            id="bad TuneConfig key",
+        ),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\n"
+            "target: {name: t, data: rows.jsonl, graders: [answer_in_tags]}\n"
+            "until: {keep_if: sometimes}\n",
+            "until.keep_if: unknown keep_if 'sometimes'",
+            id="bad until value",
+        ),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\ntarget: suites/none.yaml\n",
+            "suites/none.yaml' does not exist",
+            id="missing target suite file",
+        ),
+        pytest.param(
+            "data: rows.jsonl\ngraders: [answer_in_tags]\nweights: {nope: 2}\n",
+            "weights: weights name unknown graders",
+            id="weights for an unknown grader",
+        ),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, capsys, body, message):
@@ -79,7 +100,13 @@ def test_bad_guard_grader_is_found_before_the_preflight_and_named_by_its_path(tm
     path = _write(tmp_path, {
         "model": str(tiny_model_path), "data": "rows.jsonl", "graders": [HAS_E], "output_dir": "out",
         "target": {"name": "t", "data": "rows.jsonl", "graders": [HAS_E]},
-        "guards": [{"name": "g", "data": "rows.jsonl", "graders": [{"type": "string_check", "name": "x", "operation": "sideways"}]}],
+        "guards": [
+            {
+                "name": "g",
+                "data": "rows.jsonl",
+                "graders": [{"type": "string_check", "name": "x", "operation": "sideways"}],
+            }
+        ],
         "config": TINY_RUN,
     })
     assert main(["tune", str(path)]) == 2
@@ -90,7 +117,9 @@ def test_bad_guard_grader_is_found_before_the_preflight_and_named_by_its_path(tm
 
 @pytest.mark.parametrize("with_target", [False, True], ids=["plain tune", "with target"])
 def test_no_signal_exits_1_with_or_without_a_target(tmp_path, tiny_model_path, capsys, with_target):
-    body = {"model": str(tiny_model_path), "data": "rows.jsonl", "graders": [NEVER], "output_dir": "out", "config": TINY_RUN}
+    body = {
+        "model": str(tiny_model_path), "data": "rows.jsonl", "graders": [NEVER], "output_dir": "out", "config": TINY_RUN
+    }
     if with_target:
         body["target"] = {"name": "t", "data": "rows.jsonl", "graders": [HAS_E]}
     assert main(["tune", str(_write(tmp_path, body))]) == 1  # the work ran and found the bar cannot be met
@@ -101,7 +130,8 @@ def test_no_signal_exits_1_with_or_without_a_target(tmp_path, tiny_model_path, c
 
 def test_a_suite_file_is_a_target_and_a_finished_run_is_not_preflighted_again(tmp_path, tiny_model_path, capsys):
     (tmp_path / "suites").mkdir()
-    (tmp_path / "suites" / "t.yaml").write_text(yaml.safe_dump({"name": "t", "data": "../rows.jsonl", "graders": [HAS_E]}))
+    suite = {"name": "t", "data": "../rows.jsonl", "graders": [HAS_E]}
+    (tmp_path / "suites" / "t.yaml").write_text(yaml.safe_dump(suite))
     path = _write(tmp_path, {
         "model": str(tiny_model_path), "data": "rows.jsonl", "graders": [NEVER], "output_dir": "out",
         "target": "suites/t.yaml", "until": {"rounds": 1, "steps_per_round": 1}, "config": TINY_RUN,

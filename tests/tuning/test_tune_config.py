@@ -21,7 +21,11 @@ def test_every_field_has_help():
     "values, field",
     [
         pytest.param({"num_generations": 1}, "num_generations", id="a group of one has no advantage"),
-        pytest.param({"per_device_train_batch_size": 6, "num_generations": 4}, "per_device_train_batch_size", id="batch not a multiple of the group"),
+        pytest.param(
+            {"per_device_train_batch_size": 6, "num_generations": 4},
+            "per_device_train_batch_size",
+            id="batch not a multiple of the group",
+        ),
         pytest.param({"max_steps": 0}, "max_steps", id="zero steps"),
         pytest.param({"learning_rate": float("nan")}, "learning_rate", id="NaN learning rate"),
         pytest.param({"top_p": 0}, "top_p", id="top_p 0 samples nothing"),

@@ -82,7 +82,8 @@ def test_unscored_share_limit(scores, stops):
 
 
 def test_duplicate_names_get_separate_rewards_and_wrappers_pickle():
-    fns = reward_functions([_check(), _check(), "answer_in_tags" if "answer_in_tags" in rft.list_catalogue() else _check("x")])
+    third = "answer_in_tags" if "answer_in_tags" in rft.list_catalogue() else _check("x")
+    fns = reward_functions([_check(), _check(), third])
     assert [f.__name__ for f in fns][:2] == ["answer", "answer_2"]
     clone = pickle.loads(pickle.dumps(fns[1]))
     assert clone.__name__ == "answer_2" and clone(prompts=["p"], completions=["4"], answer=["4"]) == [1.0]
@@ -97,7 +98,9 @@ def test_duplicate_names_get_separate_rewards_and_wrappers_pickle():
     ],
 )
 def test_columns_that_do_not_fit_the_completions_are_caller_errors(column, words, log_reasons):
-    tagged = rft.StringCheck(name="tagged", input="{{sample.output_text}}", reference="<answer>{{item.answer}}</answer>")
+    tagged = rft.StringCheck(
+        name="tagged", input="{{sample.output_text}}", reference="<answer>{{item.answer}}</answer>"
+    )
     [fn] = reward_functions([tagged], log_reasons=log_reasons)
     log = _Log()
     with pytest.raises(rft.GraderError) as info:
@@ -191,7 +194,12 @@ def test_reward_weights(weights, expected):
 
 
 @pytest.mark.parametrize(
-    "weights", [pytest.param({"c": 1}, id="unknown name"), pytest.param([1], id="wrong length"), pytest.param(["x", 1], id="not a number")]
+    "weights",
+    [
+        pytest.param({"c": 1}, id="unknown name"),
+        pytest.param([1], id="wrong length"),
+        pytest.param(["x", 1], id="not a number"),
+    ],
 )
 def test_bad_weights(weights):
     fns = reward_functions([_check("a"), _check("b")])

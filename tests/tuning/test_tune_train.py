@@ -38,13 +38,15 @@ def test_tune_logs_each_grader_under_its_own_name_and_trains(tmp_path):
         assert [v for _, v in result.curve(f"rft/{name}/unscored_frac")] == [0.0, 0.0]
     # TRL's logged reward is the weighted sum of the per-grader means.
     for entry in [e for e in result.log_history if "reward" in e]:
-        assert entry["reward"] == pytest.approx(entry["rewards/has_e/mean"] + 0.5 * entry["rewards/has_e_2/mean"], abs=1e-5)
+        expected = entry["rewards/has_e/mean"] + 0.5 * entry["rewards/has_e_2/mean"]
+        assert entry["reward"] == pytest.approx(expected, abs=1e-5)
     assert any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters()))
 
 
 def test_tune_with_lora_trains_only_adapters(tmp_path, tiny_model_path):
     pytest.importorskip("peft")
-    result = tune(str(tiny_model_path), ROWS, [_varied()], _config(tmp_path, lora_r=2, lora_target_modules=["q_proj", "v_proj"]))
+    config = _config(tmp_path, lora_r=2, lora_target_modules=["q_proj", "v_proj"])
+    result = tune(str(tiny_model_path), ROWS, [_varied()], config)
     trainable = [n for n, p in result.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     saved = result.save(tmp_path / "merged")
