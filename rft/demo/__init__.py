@@ -18,7 +18,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class DemoContext:
     )
 
 
-def _load(ctx: DemoContext, dataset: str) -> tuple[list[Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _load(ctx: DemoContext, dataset: str) -> tuple[list[Any], list[Mapping[str, Any]], list[dict[str, Any]]]:
     """(samples, items, output rows) of ``data/<dataset>.jsonl`` and its sample outputs, joined by id."""
     from rft._data import align_outputs, read_jsonl
 

@@ -20,7 +20,10 @@ __all__ = ["TuneConfig"]
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
     if isinstance(default, (dict, list)):
-        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+        def copy() -> Any:  # a fresh container per instance, as a mutable default needs
+            return type(default)(default)
+
+        return dataclasses.field(default_factory=copy, metadata={"help": help}, **kw)
     return dataclasses.field(default=default, metadata={"help": help}, **kw)
 
 
@@ -137,7 +140,9 @@ class TuneConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigError(f"expected a share between 0 and 1, got {value!r}", name)
         if self.preflight_k is not None and (not isinstance(self.preflight_k, int) or self.preflight_k < 2):
-            raise ConfigError(f"pre-flight needs k >= 2 completions per prompt, got {self.preflight_k!r}", "preflight_k")
+            raise ConfigError(
+                f"pre-flight needs k >= 2 completions per prompt, got {self.preflight_k!r}", "preflight_k"
+            )
         if self.audit not in (False, True, "warn", "strict"):
             raise ConfigError(f"expected audit=False, 'warn' or 'strict', got {self.audit!r}", "audit")
         if not isinstance(self.lora_r, int) or self.lora_r < 0:
@@ -202,7 +207,8 @@ class TuneConfig:
             bf16=bf16,
             report_to="none",
             save_strategy="no",
-            disable_tqdm=True,  # rft.tune turns TRL's progress bar on unless the user's grpo or progress=False says not to
+            # rft.tune turns TRL's progress bar on unless the user's grpo or progress=False says not to
+            disable_tqdm=True,
         )
         values.update(self.grpo)
         values.update(overrides)

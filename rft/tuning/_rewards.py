@@ -171,9 +171,10 @@ def _rebuild(cls: type[GraderReward], grader: Any, name: str, state: dict[str, A
 
 def _is_async(fn: Any) -> bool:
     """Whether calling ``fn`` returns a coroutine (TRL's ``is_async_callable``, plus rft's flag)."""
-    return bool(getattr(fn, "is_async", False)) or inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)
-    )
+    if getattr(fn, "is_async", False) or inspect.iscoroutinefunction(fn):
+        return True
+    # A callable object whose __call__ is ``async def`` (looked up on the type, as a call does).
+    return callable(fn) and inspect.iscoroutinefunction(type(fn).__call__)
 
 
 def _as_grader(spec: Any, index: int) -> Any:
@@ -184,7 +185,9 @@ def _as_grader(spec: Any, index: int) -> Any:
             return load_grader(spec)
         except ConfigError as exc:
             raise exc.at(f"graders.{index}") from None
-    raise ConfigError(f"expected a grader, a grader config or a catalogue name, got {type(spec).__name__}", f"graders.{index}")
+    raise ConfigError(
+        f"expected a grader, a grader config or a catalogue name, got {type(spec).__name__}", f"graders.{index}"
+    )
 
 
 def _name_of(fn: Any) -> str:
@@ -242,8 +245,8 @@ def weighted(scores_by_grader: Sequence[Sequence[float | None]], weights: Sequen
     ws = list(weights) if weights is not None else [1.0] * len(scores_by_grader)
     out: list[float | None] = []
     for i in range(n):
-        vals = [(w, col[i]) for w, col in zip(ws, scores_by_grader) if col[i] is not None]
-        out.append(sum(w * v for w, v in vals) if vals else None)
+        vals = [w * v for w, col in zip(ws, scores_by_grader) if (v := col[i]) is not None]
+        out.append(sum(vals) if vals else None)
     return out
 
 

@@ -312,6 +312,12 @@ class TuneUntil:
 
     # --- models -----------------------------------------------------------------------------
 
+    def _baseline_scores(self) -> dict[str, Any]:
+        """The baseline phase's scores (that phase runs before any round and before finish)."""
+        if self.state.baseline is None:
+            raise RuntimeError("tune_until: the baseline phase has not run yet")
+        return self.state.baseline
+
     def _best_pair(self) -> tuple[Any, Any]:
         if self.current is None:
             self.current = load_model(self.state.best_dir)
@@ -472,28 +478,32 @@ class TuneUntil:
     def finish(self) -> UntilResult:
         """The best model under ``best/``, the verdict and the report."""
         s = self.state
+        baseline = self._baseline_scores()
+        best_dir = s.best_dir
+        if best_dir is None:
+            raise RuntimeError("tune_until: finish() before start() gave the starting model a folder")
         if s.stopped is None:
             s.stopped = f"{len(s.rounds)} rounds done"
         best = self.out / "best"
         marker = best / "rft_source.txt"
-        if not (marker.is_file() and marker.read_text().strip() == s.best_dir):
+        if not (marker.is_file() and marker.read_text().strip() == best_dir):
             _save_model(*self._best_pair(), best)
-            (best / "rft_source.txt").write_text(s.best_dir + "\n")
+            (best / "rft_source.txt").write_text(best_dir + "\n")
         report, files = write_report(s, self.target, self.guards, self.options, self.out)  # sets s.verdict
         self.save()
         self.say(f"done ({s.stopped}): {s.verdict}")
         self.say(f"report: {files.get('markdown')}")
-        final = s.rounds[s.best_round - 1]["scores"] if s.best_round else s.baseline
+        final = s.rounds[s.best_round - 1]["scores"] if s.best_round else baseline
         return UntilResult(
             best_model_dir=str(best),
             best_round=s.best_round,
-            baseline=s.baseline,
+            baseline=baseline,
             final=final,
             rounds=[_round_result(rec) for rec in s.rounds],
             stopped=s.stopped,
             report=report,
             files=files,
-            verdict=s.verdict,
+            verdict=s.verdict or "",
         )
 
     def run(self) -> UntilResult:
@@ -503,7 +513,9 @@ class TuneUntil:
         self.baseline()
         s = self.state
         best = (
-            s.rounds[s.best_round - 1]["scores"]["target"]["score"] if s.best_round else s.baseline["target"]["score"]
+            s.rounds[s.best_round - 1]["scores"]["target"]["score"]
+            if s.best_round
+            else self._baseline_scores()["target"]["score"]
         )
         if (
             s.stopped is None
@@ -541,8 +553,9 @@ class TuneUntil:
 
     def _gates(self, r: int, scores: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
         s = self.state
-        best = s.rounds[s.best_round - 1]["scores"] if s.best_round else s.baseline
-        return judge_round(self.target, self.guards, best, s.baseline, scores, self.options, seed=self.config.seed + r)
+        baseline = self._baseline_scores()
+        best = s.rounds[s.best_round - 1]["scores"] if s.best_round else baseline
+        return judge_round(self.target, self.guards, best, baseline, scores, self.options, seed=self.config.seed + r)
 
     def _plan_next(self, r: int, target_ok: bool, failing: list[str]) -> None:
         """After a rejected round: a remedy if the target improved but a guard fell, else on_reject."""
@@ -588,10 +601,13 @@ class TuneUntil:
         s = self.state
         if not s.replay:
             return self.train_rows, self.train_graders, self.weights, []
-        policy = {"max_unscored_frac": self.config.max_unscored_frac, "log_reasons": self.config.log_completions}
         replayed = [g for g in self.guards if g.name in s.replay]
         graders = list(self.train_graders) if isinstance(self.train_graders, (list, tuple)) else [self.train_graders]
-        built = reward_functions([*graders, *[gr for g in replayed for gr in g.graders]], **policy)
+        built = reward_functions(
+            [*graders, *[gr for g in replayed for gr in g.graders]],
+            max_unscored_frac=self.config.max_unscored_frac,
+            log_reasons=self.config.log_completions,
+        )
         own = built[: len(graders)]
         weights = reward_weights(own, self.weights) or [1.0] * len(own)
         rewards = route_rewards(own, ["target"])
