@@ -22,6 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rft._data import align_outputs, data_dir, read_jsonl
+from rft._errors import RftError
+from rft.demo.tune import stage as run_tune_stage
+from rft.eval import evaluate
+from rft.eval._grades import grade_all, grades_report
+from rft.graders._registry import load_grader
+
 __all__ = ["STAGES", "DemoContext", "main", "stage_evaluate_model", "stage_grade_samples", "stage_tune"]
 
 
@@ -44,8 +51,6 @@ class DemoContext:
 
 def _load(ctx: DemoContext, dataset: str) -> tuple[list[Any], list[Mapping[str, Any]], list[dict[str, Any]]]:
     """(samples, items, output rows) of ``data/<dataset>.jsonl`` and its sample outputs, joined by id."""
-    from rft._data import align_outputs, read_jsonl
-
     rows = read_jsonl(ctx.data_dir / f"{dataset}.jsonl")
     outputs = read_jsonl(ctx.data_dir / "sample_outputs" / f"{dataset}.jsonl")
     samples, items, _ = align_outputs(rows, outputs, source=f"sample_outputs/{dataset}.jsonl")
@@ -71,9 +76,6 @@ def _by_kind(outputs: list[dict[str, Any]], grades: Sequence[Any]) -> str:
 
 def stage_grade_samples(ctx: DemoContext) -> None:
     """Grade data/sample_outputs with catalogue graders and print the summaries."""
-    from rft.eval._grades import grade_all, grades_report
-    from rft.graders._registry import load_grader
-
     produced: dict[str, Any] = {}
 
     # 1. Arithmetic: the target skill. Format, correctness, and the GRPO reward that mixes them.
@@ -127,9 +129,6 @@ def stage_grade_samples(ctx: DemoContext) -> None:
 
 def stage_evaluate_model(ctx: DemoContext) -> None:
     """Evaluate the model on the held-out arithmetic split with the graders that later reward it."""
-    from rft._data import read_jsonl
-    from rft.eval import evaluate
-
     rows = [r for r in read_jsonl(ctx.data_dir / "arithmetic.jsonl") if r.get("split") == "eval"]
     if ctx.quick:
         rows = rows[:8]
@@ -150,9 +149,7 @@ def stage_evaluate_model(ctx: DemoContext) -> None:
 
 def stage_tune(ctx: DemoContext) -> None:
     """Pre-flight -> baseline and power check -> tune_until with two guards -> report and plot (rft.demo.tune)."""
-    from rft.demo.tune import stage
-
-    summary = stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick, task=ctx.task)
+    summary = run_tune_stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick, task=ctx.task)
     print(f"\nreport, plot and best model: {ctx.out / 'tune'} ({', '.join(sorted(summary['report']))})")
     ctx.results["tune"] = summary
 
@@ -167,9 +164,6 @@ STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every stage (or those named with ``--stage``) and return an exit code."""
-    from rft._data import data_dir
-    from rft._errors import RftError
-
     parser = argparse.ArgumentParser(prog="python -m rft.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--stage", action="append", metavar="N", type=int, help="run only stage N (1-based); repeatable"

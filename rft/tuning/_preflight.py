@@ -15,7 +15,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from rft._data import load_rows
 from rft._errors import RftError
+from rft.auditing import audit_rewards
+from rft.eval._checks import check_rows
+from rft.models import generate, load_model
+from rft.tuning._config import TuneConfig
+from rft.tuning._rewards import reward_functions, reward_weights, weighted
 
 __all__ = ["GraderSignal", "NoSignalError", "PreflightReport", "preflight", "signal_stats"]
 
@@ -214,18 +220,14 @@ def preflight(
     >>> report.n_prompts, report.k, [g.name for g in report.graders]
     (3, 4, ['has_e'])
     """
-    from rft._data import load_rows
-    from rft.auditing import audit_rewards
-    from rft.models import generate, load_model
-    from rft.tuning._config import TuneConfig
-    from rft.tuning._rewards import reward_functions, reward_weights, weighted
-    from rft.tuning._tune import _check_rows
-
     config = config or TuneConfig()
     if tokenizer is not None:
         model = (model, tokenizer)
     model, tokenizer = load_model(model) if not _is_pair(model) else model
-    rows = _check_rows(load_rows(data))
+    loaded = load_rows(data)
+    # rft.evaluate's row checker (one prompt rule), plus training's rule: one kind of prompt.
+    check_rows(loaded, prompt_field="prompt", one_prompt_kind=True)
+    rows = [dict(r) for r in loaded]
     n = n or config.preflight_prompts
     k = k or config.k
     rows = _spread(rows, n)

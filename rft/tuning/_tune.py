@@ -14,8 +14,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rft._data import load_rows
+from rft.auditing import audit_rewards
 from rft.eval._checks import check_rows
 from rft.eval._store import _umask_modes
+from rft.models import load_model
+from rft.tuning._config import TuneConfig
+from rft.tuning._preflight import preflight as run_preflight
+from rft.tuning._rewards import reward_functions, reward_weights
 from rft.tuning._routing import rows_for
 
 __all__ = ["TuneResult", "tune"]
@@ -75,8 +81,6 @@ def _check_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _load(model: Any, tokenizer: Any) -> tuple[Any, Any]:
-    from rft.models import load_model
-
     if tokenizer is not None:
         return load_model((model, tokenizer))
     if isinstance(model, tuple):
@@ -157,12 +161,6 @@ def tune(
     """
     from datasets import Dataset
     from trl import GRPOTrainer
-
-    from rft._data import load_rows
-    from rft.auditing import audit_rewards
-    from rft.tuning._config import TuneConfig
-    from rft.tuning._preflight import preflight as run_preflight
-    from rft.tuning._rewards import reward_functions, reward_weights
 
     if config is None:
         config = TuneConfig()
