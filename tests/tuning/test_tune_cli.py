@@ -14,7 +14,7 @@ from rft._cli.tune import load_tune_config
 from rft.cli import main
 
 TINY_RUN = {"max_steps": 1, "num_generations": 2, "per_device_train_batch_size": 2, "max_completion_length": 4,
-            "preflight_prompts": 2}
+            "preflight_prompts": 2, "audit": False}  # toy graders, gameable on purpose (see test_tune_audit)
 HAS_E = {"type": "string_check", "name": "has_e", "reference": "e", "operation": "ilike"}
 PREFLIGHT_RAN = re.compile(r"pre-flight: \d+ prompts x \d+ completions")  # the head of its report
 NEVER = {"type": "string_check", "name": "never", "reference": "IMPOSSIBLE TEXT", "operation": "like"}

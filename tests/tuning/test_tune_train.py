@@ -14,7 +14,9 @@ ROWS = [{"prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(8)]
 
 def _config(tmp_path, **kw):
     base = {"output_dir": str(tmp_path), "max_steps": 2, "num_generations": 4, "per_device_train_batch_size": 4,
-            "max_completion_length": 8, "learning_rate": 5e-2, "preflight": False, "seed": 1}
+            "max_completion_length": 8, "learning_rate": 5e-2, "preflight": False, "seed": 1,
+            # The toy graders here (an "e" anywhere) are gameable on purpose; test_tune_audit covers the warning.
+            "audit": False}
     return TuneConfig(**{**base, **kw})
 
 
@@ -70,7 +72,8 @@ def test_unscored_batches_stop_training_with_a_clear_error(tmp_path, tiny_model_
     ],
 )
 def test_preflight_measures_signal(tiny, graders, ok, advice):
-    report = preflight(tiny, ROWS, graders(), TuneConfig(max_completion_length=8, num_generations=4, seed=3), n=6)
+    config = TuneConfig(max_completion_length=8, num_generations=4, seed=3, audit=False)
+    report = preflight(tiny, ROWS, graders(), config, n=6)
     assert report.n_prompts == 6 and report.k == 4 and report.ok is ok
     grader = report.graders[0]
     assert 0.0 <= grader.zero_variance_share <= 1.0 and grader.unscored_frac == 0.0

@@ -239,7 +239,8 @@ def test_rollback_restores_the_best_model_lowers_the_lr_and_stops(tmp_path, tiny
     }
     varied = rft.StringCheck(name="has_e", reference="e", operation="ilike")
     config = rft.TuneConfig(
-        num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05, preflight=False
+        num_generations=2, per_device_train_batch_size=2, max_completion_length=4, learning_rate=0.05, preflight=False,
+        audit=False,  # toy graders, gameable on purpose (see test_tune_audit)
     )
     result = tune_until(
         str(tiny_model_path),
@@ -289,7 +290,8 @@ def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_m
         "graders": [rft.Regex(name="has_digit", pattern="[0-9]")],
     }
     config = rft.TuneConfig(
-        num_generations=4, per_device_train_batch_size=8, max_completion_length=6, learning_rate=0.05, preflight=False
+        num_generations=4, per_device_train_batch_size=8, max_completion_length=6, learning_rate=0.05, preflight=False,
+        audit=False,  # toy graders, gameable on purpose (see test_tune_audit)
     )
     result = tune_until(
         str(tiny_model_path),
