@@ -216,7 +216,8 @@ def preflight(
     >>> from rft.testing import tiny_model
     >>> rows = [{"prompt": f"Say {i}"} for i in range(3)]
     >>> fmt = StringCheck(name="has_e", reference="e", operation="ilike")
-    >>> report = preflight(tiny_model(), rows, [fmt], TuneConfig(max_completion_length=6, num_generations=4), n=3)
+    >>> config = TuneConfig(max_completion_length=6, num_generations=4, audit=False)  # a toy grader: no audit
+    >>> report = preflight(tiny_model(), rows, [fmt], config, n=3)
     >>> report.n_prompts, report.k, [g.name for g in report.graders]
     (3, 4, ['has_e'])
     """

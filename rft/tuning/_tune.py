@@ -153,6 +153,7 @@ def tune(
     >>> out = __import__("tempfile").mkdtemp()
     >>> result = rft.tune(tiny_model(), rows, [fmt], max_steps=1, num_generations=2,
     ...                   per_device_train_batch_size=2, max_completion_length=4, preflight=False,
+    ...                   audit=False,  # a toy grader that is gameable on purpose
     ...                   output_dir=out, progress=False)
     >>> result.steps, result.reward_names, result.output_dir == out
     (1, ['has_e'], True)
