@@ -4,10 +4,11 @@ Each subcommand lives in its own module listed in :data:`_COMMANDS`; a module de
 ``register(subparsers)``, which adds its parser and sets ``func`` to a ``run(args) -> int``.
 Adding a command is a one-line edit of :data:`_COMMANDS`.
 
-Exit codes: 0 success; 1 the work ran but a threshold given on the command line was not met
-(``--min-score``, ``--min-pass-rate``), or ``rft grade`` measured nothing (a grader left every
-sample unscored; the reasons are on stderr); 2 usage, config or data error, including a missing
-optional package (message on stderr with the fix, no traceback).
+Exit codes: 0 success; 1 the work ran but a bar was not met: a threshold (``--min-score``,
+``--min-pass-rate``, a suite's), a tune target or no reward signal, an exploitable grader in
+``rft audit``, or ``rft grade`` measured nothing (a grader left every sample unscored; the reasons
+are on stderr); 2 usage, config or data error, including a missing optional package (message on
+stderr with the fix, no traceback).
 
 >>> main(["graders", "--names"]) == 0  # doctest: +ELLIPSIS
 answer_in_tags
