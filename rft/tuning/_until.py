@@ -267,6 +267,7 @@ class TuneUntil:
         self.current: tuple[Any, Any] | None = None  # the best model in memory, when loaded
         self.trained: tuple[Any, Any] | None = None  # the model the last train() produced
         self.state = self._open_state(resume)
+        self._audited: set[str] = set()  # reward graders audited by a round's rft.tune in this process
 
     # --- state ------------------------------------------------------------------------------
 
@@ -390,9 +391,16 @@ class TuneUntil:
             "seed": self.config.seed + r,
             "output_dir": str(rdir / "train"),
             "preflight": False,
+            "save_model": False,  # the round's model is saved below, atomically
         }
-        if "save_model" in {f.name for f in dataclasses.fields(self.config)}:
-            changes["save_model"] = False  # the round's model is saved below, atomically
+        # Audit a reward grader once: the pre-flight audited the training graders; a replay's guard
+        # graders are audited by the first round that trains with them, not again every round.
+        preflight_audits = (s.preflight or {}).get("audits", [])
+        audited = self._audited | {a["grader"] for a in preflight_audits}
+        inner = [getattr(rw, "grader", rw) for rw in rewards]  # run rewards, graders or plain functions
+        graders = {str(getattr(g, "name", getattr(g, "__name__", g))) for g in inner}
+        if graders <= audited:
+            changes["audit"] = False
         t0 = time.perf_counter()
         result = tune(
             self._best_pair(),
@@ -402,6 +410,7 @@ class TuneUntil:
             weights=weights,
             progress=self.options.progress,
         )
+        self._audited |= graders
         seconds = time.perf_counter() - t0
         model_dir = _save_model(result.model, result.tokenizer, rdir / "model")
         self.current = None  # training changed the weights in memory; the best model is on disk
