@@ -361,6 +361,27 @@ COLOURS = [("grass", "green"), ("snow", "white"), ("the sky on a clear day", "bl
            ("a strawberry", "red"), ("the sea", "blue"), ("a pumpkin", "orange"), ("a cucumber", "green")]
 
 
+# Replay items: the knowledge guard's skills (capitals, opposites) on countries and words the guard
+# never asks about, in its three phrasings, so a replay remedy trains the skill without its items.
+REPLAY_CAPITALS = [("Romania", "Bucharest"), ("Vietnam", "Hanoi"), ("Indonesia", "Jakarta"), ("Iceland", "Reykjavik"),
+                   ("Pakistan", "Islamabad"), ("Morocco", "Rabat"), ("Saudi Arabia", "Riyadh"), ("Iraq", "Baghdad"),
+                   ("Syria", "Damascus"), ("Lebanon", "Beirut"), ("Afghanistan", "Kabul"), ("Nepal", "Kathmandu"),
+                   ("New Zealand", "Wellington"), ("Jamaica", "Kingston"), ("Uruguay", "Montevideo"),
+                   ("Ecuador", "Quito"), ("Croatia", "Zagreb"), ("Serbia", "Belgrade"), ("Bulgaria", "Sofia"),
+                   ("Slovakia", "Bratislava"), ("Lithuania", "Vilnius"), ("Latvia", "Riga"), ("Estonia", "Tallinn"),
+                   ("the Czech Republic", "Prague"), ("Tunisia", "Tunis"), ("Algeria", "Algiers"),
+                   ("Sudan", "Khartoum"), ("Uganda", "Kampala"), ("Ghana", "Accra"), ("Qatar", "Doha"),
+                   ("Jordan", "Amman"), ("North Korea", "Pyongyang")]
+REPLAY_OPPOSITES = [("young", "old"), ("sweet", "sour"), ("safe", "dangerous"), ("easy", "difficult"),
+                    ("smooth", "rough"), ("wide", "narrow"), ("deep", "shallow"), ("friend", "enemy"),
+                    ("give", "take"), ("laugh", "cry"), ("always", "never"), ("remember", "forget"),
+                    ("accept", "refuse"), ("above", "below"), ("floor", "ceiling"), ("war", "peace"),
+                    ("polite", "rude"), ("king", "queen"), ("boy", "girl"), ("summer", "winter"),
+                    ("maximum", "minimum"), ("positive", "negative"), ("success", "failure"), ("import", "export"),
+                    ("increase", "decrease"), ("ancient", "modern"), ("sharp", "blunt"), ("asleep", "awake"),
+                    ("come", "go"), ("walk", "run")]
+
+
 def _people(rng: random.Random, n: int) -> list[tuple[str, str]]:
     pairs = [(f, la) for f in T_FIRST for la in T_LAST]
     rng.shuffle(pairs)
@@ -418,9 +439,16 @@ def guard_replay_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
     rng.shuffle(pairs)
     sums = [{"id": f"sum-replay-{i:03d}", "prompt": user(f"What is {a} + {b}? Answer with just the number."),
              "answer": str(a + b)} for i, (a, b) in enumerate(pairs[:60])]
-    # Open questions, as most of the guard's are: a replay that always asked for one word would teach
-    # terse replies, the very drift the guard catches ("Germany" for the capital of Germany).
-    facts = [{"prompt": user(f'What is the plural of "{w}"?'), "answer": p} for w, p in PLURALS]
+    # The guard's own phrasings, open and one-word, in its proportions (a replay that always asked
+    # for one word would teach terse replies, the drift the guard catches: "Germany" for the capital
+    # of Germany), then other open questions (plurals, colours).
+    facts = [{"prompt": user(f"What is the capital of {country}?"), "answer": city}
+             for country, city in REPLAY_CAPITALS]
+    facts += [{"prompt": user(f'What is the opposite of "{word}"? Answer with one word.'), "answer": opposite}
+              for word, opposite in REPLAY_OPPOSITES]
+    facts += [{"prompt": user(f"Which city is the capital of {country}? Answer with one word."), "answer": city}
+              for country, city in REPLAY_CAPITALS]
+    facts += [{"prompt": user(f'What is the plural of "{w}"?'), "answer": p} for w, p in PLURALS]
     facts += [{"prompt": user(f"What colour is {thing}?"), "answer": c} for thing, c in COLOURS]
     return sums, [{"id": f"know-replay-{i:03d}", **r} for i, r in enumerate(facts)]
 

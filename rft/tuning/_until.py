@@ -28,6 +28,9 @@ Remedies, in order, while the rounds last:
 - **anchor**: a KL penalty (``beta``) towards the model the round starts from, and a lower
   learning rate; a second anchor lowers the learning rate again.
 
+``replay_from_start`` rehearses guards from round 1 (rows mixed in the same way), for a user who
+knows a skill is fragile and would rather not spend a round finding out.
+
 Every finished phase is recorded in ``OUTPUT/state.json``, written atomically; model folders
 appear only when complete. Calling ``tune_until`` again with the same ``output_dir`` resumes after
 the last finished phase, so a run killed at any point (even with SIGKILL) redoes no finished
@@ -100,6 +103,13 @@ class UntilOptions:
         default=_REMEDIES, metadata={"help": "Repairs of a guard regression, in order: replay, anchor."}
     )
     replay_share: float = dataclasses.field(default=0.3, metadata={"help": "Share of replayed guard rows in training."})
+    replay_from_start: bool | tuple[str, ...] = dataclasses.field(
+        default=False,
+        metadata={
+            "help": "Rehearse from round 1: mix guards' replay rows into every round, not only after a regression "
+            "(True: every guard with replay_data; or a list of guard names)."
+        },
+    )
     anchor_beta: float = dataclasses.field(default=0.04, metadata={"help": "KL penalty (beta) of the anchor remedy."})
     power_check: str = dataclasses.field(
         default="warn",
@@ -137,6 +147,13 @@ class UntilOptions:
             raise ConfigError(f"unknown remedies {bad}; use any of: {', '.join(_REMEDIES)}", "remedies")
         if not 0 < self.replay_share < 1:
             raise ConfigError(f"expected 0 < replay_share < 1, got {self.replay_share!r}", "replay_share")
+        if not isinstance(self.replay_from_start, bool):
+            names = self.replay_from_start
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names or ()):
+                raise ConfigError(
+                    f"expected True, False or a list of guard names, got {names!r}", "replay_from_start"
+                )
+            self.replay_from_start = tuple(names)
         if not self.anchor_beta > 0:
             raise ConfigError(f"expected anchor_beta > 0, got {self.anchor_beta!r}", "anchor_beta")
 
@@ -285,6 +302,8 @@ class TuneUntil:
             "tolerances": [g.tolerance for g in self.guards],
             "level": o.level,
             "config": cfg,
+            # Only when set, so that runs started before the option existed still resume.
+            **({"replay_from_start": self._rehearsed()} if o.replay_from_start else {}),
         }
 
     def _open_state(self, resume: bool) -> UntilState:
@@ -302,7 +321,30 @@ class TuneUntil:
         if path.is_file():
             for child in ("rounds", "baseline", "best"):
                 shutil.rmtree(self.out / child, ignore_errors=True)
-        return UntilState(fingerprint=fingerprint, lr=self.config.learning_rate, beta=self.config.beta)
+        return UntilState(
+            fingerprint=fingerprint, lr=self.config.learning_rate, beta=self.config.beta, replay=self._rehearsed()
+        )
+
+    def _rehearsed(self) -> list[str]:
+        """The guards ``replay_from_start`` mixes into every round (checked against the guards)."""
+        wanted = self.options.replay_from_start
+        names = [g.name for g in self.guards]
+        if wanted is True:
+            picked = [g.name for g in self.guards if g.replay_data is not None]
+            if not picked:
+                raise ConfigError(
+                    "replay_from_start=True rehearses the guards that have replay_data (rows of the guard's skill "
+                    f"that are not its evaluation items), and none of {names} has any; add gate.replay_data to a "
+                    "guard, or name guards to rehearse their own rows (their results are then no longer held out)",
+                    "replay_from_start",
+                )
+            return picked
+        if not wanted:
+            return []
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError(f"no guard is called {unknown[0]!r}; the guards are {names}", "replay_from_start")
+        return list(dict.fromkeys(wanted))
 
     def save(self) -> None:
         self.state.write(self.out / _STATE)
@@ -624,6 +666,7 @@ class TuneUntil:
         remedy = []
         n_replay = max(1, round(len(self.train_rows) * self.options.replay_share / (1 - self.options.replay_share)))
         start = len(own)
+        rehearsed = self._rehearsed()
         for g in replayed:
             mine = built[start : start + len(g.graders)]
             start += len(g.graders)
@@ -637,8 +680,9 @@ class TuneUntil:
                 if own_rows
                 else "its replay data"
             )
+            label = "replay from round 1" if g.name in rehearsed else "replay"
             remedy.append(
-                f"replay {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}"
+                f"{label} {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}"
             )
         if s.beta:
             remedy.append(f"anchor: beta {s.beta:g}")
@@ -672,7 +716,7 @@ def tune_until(
       ``keep_if`` (``"ci"``: the paired CI of the target's change lies above 0; ``"delta"``),
       ``min_delta``, ``guard_rule`` (``"noninferior"``; ``"lenient"`` compares the point estimate
       only), ``level``, ``on_reject``, ``lr_factor``, ``max_rejects``, ``remedies``,
-      ``replay_share``, ``anchor_beta``, ``power_check`` (``"warn"``, ``"refuse"``, ``"off"``),
+      ``replay_share``, ``replay_from_start``, ``anchor_beta``, ``power_check`` (``"warn"``, ``"refuse"``, ``"off"``),
       ``power``, ``keep_rejected``, ``time_budget_s``, ``progress``.
     - ``output_dir``: the best model (``best/``), per-round models and evaluations, ``state.json``
       and the report (``report.json``, ``report.md``, ``report.html``, ``report.png``). With

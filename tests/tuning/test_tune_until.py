@@ -329,6 +329,47 @@ def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_m
         assert "anchor was next" in result.verdict
 
 
+def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, tiny_model_path):
+    say = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
+    tell = [{"id": i, "prompt": f"Tell {i}"} for i in range(8)]
+    other = [{"id": i, "prompt": f"Show {i}"} for i in range(8)]
+    target = {"name": "words", "data": say, "max_new_tokens": 4,
+              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
+    guard = {"name": "digits", "data": tell, "max_new_tokens": 4, "tolerance": 0.5, "replay_data": other,
+             "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
+                            learning_rate=1e-3, preflight=False, audit=False)
+    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
+                        replay_from_start=True, output_dir=tmp_path / "run", progress=False)
+    (first,) = result.rounds
+    # Round 1 already trains on the guard's replay rows, its grader rewarding them only; no remedy
+    # was needed for that, so none is recorded as tried.
+    assert first.remedy and first.remedy[0].startswith("replay from round 1 digits")
+    assert "from its replay data" in first.remedy[0]
+    assert first.rewards["has_digit"] and first.rewards["no_digit"]
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["remedies"] == []
+    # Resuming the same run with another setting is refused rather than mixing two runs.
+    with pytest.raises(rft.ConfigError, match="other suites or settings"):
+        tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
+                   output_dir=tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (True, "none of \\['digits'\\] has any"),
+        (("nope",), "no guard is called 'nope'"),
+        ("digits", "a list of guard names"),
+    ],
+)
+def test_replay_from_start_names_what_it_cannot_rehearse(tmp_path, value, match):
+    guard = {"name": "digits", "data": ROWS, "graders": [rft.StringCheck(name="c", reference="x")]}
+    target = {"name": "t", "data": ROWS, "graders": [rft.StringCheck(name="t", reference="x")]}
+    with pytest.raises(rft.ConfigError, match=match) as info:
+        tune_until("unused", ROWS, target, [guard], replay_from_start=value, output_dir=tmp_path, progress=False)
+    assert info.value.path == "replay_from_start"
+
+
 _SCRIPT = """
 import sys, rft
 from rft.tuning._until import tune_until
