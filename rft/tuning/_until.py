@@ -454,9 +454,12 @@ class TuneUntil:
         )
         self._audited |= graders
         seconds = time.perf_counter() - t0
-        model_dir = _save_model(result.model, result.tokenizer, rdir / "model")
+        model = result.model
+        if hasattr(model, "merge_and_unload"):  # LoRA: fold this round's adapter in; the next round adds its own
+            model = model.merge_and_unload()
+        model_dir = _save_model(model, result.tokenizer, rdir / "model")
         self.current = None  # training changed the weights in memory; the best model is on disk
-        self.trained = (result.model, result.tokenizer)
+        self.trained = (model, result.tokenizer)
         s.pending = {
             "round": r,
             "model_dir": str(model_dir),

@@ -15,12 +15,14 @@ import pytest
 
 pytest.importorskip("trl")
 
+import torch
+
 import rft
 from rft import Grade
 from rft.eval import ItemResult, Report
 from rft.tuning._plan import check_power
 from rft.tuning._suites import as_tune_suite
-from rft.tuning._until import UntilOptions, judge_round, tune_until
+from rft.tuning._until import TuneUntil, UntilOptions, judge_round, tune_until
 
 ROWS = [{"id": i, "prompt": f"Say {i}", "answer": str(i)} for i in range(6)]
 
@@ -352,6 +354,30 @@ def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, t
     with pytest.raises(rft.ConfigError, match="other suites or settings"):
         tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
                    output_dir=tmp_path / "run", progress=False)
+
+
+def test_lora_rounds_build_on_each_other_with_fresh_adapters(tmp_path, tiny_model_path):
+    """A LoRA round's adapter is folded into the weights, and the next round adds its own to that model."""
+    rows = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
+    target = {"name": "t", "data": rows, "max_new_tokens": 4,
+              "graders": [rft.StringCheck(name="has_e", reference="e", operation="ilike")]}
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
+                            learning_rate=1e-2, preflight=False, audit=False, lora_r=2,
+                            lora_target_modules=["q_proj", "v_proj"])
+    loop = TuneUntil(str(tiny_model_path), rows, target, [], graders=None, weights=None, config=config,
+                     options=UntilOptions(steps_per_round=1, progress=False), output_dir=tmp_path, resume=False)
+    loop.start()
+    base = {n: p.detach().clone() for n, p in loop._best_pair()[0].named_parameters()}
+    for r in (1, 2):
+        loop.train(r)
+        model = loop.trained[0]
+        names = [n for n, _ in model.named_parameters()]
+        assert names == list(base) and not hasattr(model, "peft_config")  # a plain model, adapters merged
+        loop.current, loop.state.pending = loop.trained, None  # as a kept round leaves it
+    changed = [n for n, p in model.named_parameters() if not torch.equal(p, base[n])]
+    assert changed and all("q_proj" in n or "v_proj" in n for n in changed)
+    saved, _ = rft.models.load_model(str(tmp_path / "rounds" / "round_002" / "model"))
+    assert all(torch.equal(p, dict(model.named_parameters())[n]) for n, p in saved.named_parameters())
 
 
 @pytest.mark.parametrize(
