@@ -22,12 +22,15 @@ other items, so a replay remedy leaves the guard's own items held out.
 Settings, from runs on 2 CPU cores (not a guarantee; see the report each run writes): 16 GRPO
 steps per round at learning rate 1e-5, sampling temperature 0.7 (at 1.0 the 135M model's samples
 rarely get a field right, so only the strict-JSON reward moved), 2 prompts x 4 completions per
-step. One round lifts ``extraction`` from 0.03 to about 0.55-0.65 (paired 95% CI well above 0);
-the arithmetic guard holds; the knowledge guard loses 8-16 points, because the model learns terse
-replies ("Germany" for "What is the capital of Germany?"), and fails its non-inferiority gate at
-tolerance 0.12. The loop then replays the knowledge guard's skill (open questions from
-``guard_knowledge_replay.jsonl``) and, if needed, anchors. About 4.5 minutes per round and 1.5
-minutes of pre-flight and baseline on an idle machine.
+step, and the knowledge guard **rehearsed from round 1** (``replay_from_start``): half the training
+prompts are capital and opposite questions about *other* countries and words
+(``guard_knowledge_replay.jsonl``), rewarded by the guard's own grader and by nothing else.
+Without that, one round lifts ``extraction`` by 55 points but costs the knowledge guard 8 points
+(CI -14..-3, not non-inferior at 0.12): the model learns terse replies and answers "Which city is
+the capital of Germany? Answer with one word." with "Germany". With it, the same round lifts
+``extraction`` 0.03 -> 0.64 and the knowledge guard rises. The arithmetic guard is left to the
+loop: should it fall, replay and then anchor repair it. About 9 minutes of training and 2.5 of
+evaluation per round, and 3 minutes of pre-flight and baseline, on 2 cores.
 
 Run: ``python -m rft.demo --stage 3`` (or ``python -m rft.demo.tune --task orders``).
 """
@@ -163,10 +166,12 @@ def stage(
     steps_per_round: int = 16,
     learning_rate: float = 1e-5,
     temperature: float = 0.7,
+    rehearse: tuple[str, ...] = ("knowledge",),
 ) -> dict[str, Any]:
     """Run the tuning demo into ``out``; return the summary (also written to ``out/summary.json``).
 
     ``quick=True`` shrinks everything (a smoke run with the tiny model: every stage, no claims).
+    ``rehearse`` names the guards replayed from round 1 (``()``: only after a regression).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -194,6 +199,7 @@ def stage(
         steps_per_round=1 if quick else steps_per_round,
         config=config,
         replay_share=0.5,
+        replay_from_start=tuple(rehearse),
         output_dir=out / "run",
         time_budget_s=max(60.0, minutes * 60 - (time.perf_counter() - t0)),
         progress=True,
@@ -229,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=16, help="GRPO steps per round")
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature in training")
+    parser.add_argument(
+        "--rehearse",
+        default="knowledge",
+        help="comma-separated guards replayed from round 1; '' replays only after a regression",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny settings for a smoke run")
     args = parser.parse_args(argv)
     stage(
@@ -241,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         steps_per_round=args.steps,
         temperature=args.temperature,
         learning_rate=args.lr,
+        rehearse=tuple(n for n in args.rehearse.split(",") if n),
     )
     return 0
 

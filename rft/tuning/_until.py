@@ -683,9 +683,10 @@ class TuneUntil:
                 if own_rows
                 else "its replay data"
             )
-            label = "replay from round 1" if g.name in rehearsed else "replay"
+            since = " (from round 1)" if g.name in rehearsed else ""
             remedy.append(
-                f"{label} {g.name}: {len(picked)} rows from {where}, rewarded by {', '.join(x.name for x in mine)}"
+                f"replay {g.name}{since}: {len(picked)} rows from {where}, rewarded by "
+                + ", ".join(x.name for x in mine)
             )
         if s.beta:
             remedy.append(f"anchor: beta {s.beta:g}")

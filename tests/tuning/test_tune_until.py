@@ -346,7 +346,7 @@ def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, t
     (first,) = result.rounds
     # Round 1 already trains on the guard's replay rows, its grader rewarding them only; no remedy
     # was needed for that, so none is recorded as tried.
-    assert first.remedy and first.remedy[0].startswith("replay from round 1 digits")
+    assert first.remedy and first.remedy[0].startswith("replay digits (from round 1): ")
     assert "from its replay data" in first.remedy[0]
     assert first.rewards["has_digit"] and first.rewards["no_digit"]
     assert json.loads((tmp_path / "run" / "state.json").read_text())["remedies"] == []
