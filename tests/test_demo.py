@@ -34,3 +34,16 @@ def test_demo_runs_every_stage_on_the_tiny_model(tmp_path, tiny_model_path):
     assert "pre-flight:" in proc.stdout and "can resolve" in proc.stdout
     for path in summary["report"].values():
         assert Path(path).is_file(), path
+
+
+def test_the_tuning_stage_runs_as_its_own_module_without_a_warning():
+    """`python -m rft.demo.tune` (the documented way to tune the held-out task) starts cleanly."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "rft.demo.tune", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--task {contacts,orders}" in proc.stdout and "--rehearse" in proc.stdout

@@ -29,6 +29,10 @@ DEFERRED_RFT_EDGES: dict[tuple[str, str], str] = {
         "Grader.__add__ (and -, *, /) builds a Multi, which is itself a Grader: the one inherent edge "
         "from the base class up to a composite"
     ),
+    ("rft.demo", "rft.demo.tune"): (
+        "`python -m rft.demo.tune` runs that module as __main__; a package that imported it first would make "
+        "runpy warn that the module was already in sys.modules"
+    ),
     ("rft._cli.serve_graders", "rft.serve"): (
         "rft.serve imports starlette (the optional 'serve' extra): the command line must build its parser, "
         "and say which extra to install, without it"

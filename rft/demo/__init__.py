@@ -24,7 +24,6 @@ from typing import Any
 
 from rft._data import align_outputs, data_dir, read_jsonl
 from rft._errors import RftError
-from rft.demo.tune import stage as run_tune_stage
 from rft.eval import evaluate
 from rft.eval._grades import grade_all, grades_report
 from rft.graders._registry import load_grader
@@ -149,6 +148,10 @@ def stage_evaluate_model(ctx: DemoContext) -> None:
 
 def stage_tune(ctx: DemoContext) -> None:
     """Pre-flight -> baseline and power check -> tune_until with two guards -> report and plot (rft.demo.tune)."""
+    # Imported here, not at the top: `python -m rft.demo.tune` runs that module as __main__, and runpy
+    # warns when the package has already imported it.
+    from rft.demo.tune import stage as run_tune_stage
+
     summary = run_tune_stage(ctx.out / "tune", minutes=ctx.minutes, model=ctx.model, quick=ctx.quick, task=ctx.task)
     print(f"\nreport, plot and best model: {ctx.out / 'tune'} ({', '.join(sorted(summary['report']))})")
     ctx.results["tune"] = summary
