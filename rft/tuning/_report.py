@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rft.eval._compare import compare, decision_text
+from rft.eval._compare import decision_text
 from rft.eval._store import atomic_write_text
+from rft.tuning._suites import gate_comparison
 
 __all__ = ["report_markdown", "verdict_text", "write_report"]
 
@@ -27,9 +28,7 @@ REPORT_FORMAT = "rft.tuning_report/2"
 
 def _change(suite: Any, before: Mapping[str, Any], after: Mapping[str, Any], level: float) -> dict[str, Any]:
     """Baseline against best, by the comparison the gates use."""
-    d = compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level)[
-        suite.grader
-    ]
+    d = gate_comparison(suite, before, after, level)
     return {
         "suite": suite.name,
         "grader": suite.grader,

@@ -25,11 +25,12 @@ from typing import Any
 
 from rft._data import load_rows
 from rft._errors import ConfigError
+from rft.eval._compare import compare
 from rft.eval._evaluate import evaluate, load_graders
 from rft.eval._fingerprint import grader_fingerprint
 from rft.eval._suite import Suite
 
-__all__ = ["METRICS", "TuneSuite", "as_tune_suite"]
+__all__ = ["METRICS", "TuneSuite", "as_tune_suite", "gate_comparison"]
 
 METRICS = ("pass_rate", "mean")
 _DEFAULT_TOLERANCE = 0.05
@@ -183,3 +184,14 @@ def _settle(suite: Any, gate: Mapping[str, Any], graders: list[Any]) -> TuneSuit
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ConfigError(f"expected a number, got {threshold!r}", f"{where}.gate.threshold")
     return TuneSuite(suite, graders, grader, metric, float(tolerance), threshold, gate.get("replay_data"))
+
+
+def gate_comparison(suite: TuneSuite, before: Mapping[str, Any], after: Mapping[str, Any], level: float) -> Any:
+    """The paired comparison of two evaluations of ``suite`` on its deciding grader and metric.
+
+    Both gates of a round and the report call this one function, with compare's fixed bootstrap
+    seed, so the same two evaluations always give the same interval wherever it is shown.
+    """
+    return compare(before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level)[
+        suite.grader
+    ]

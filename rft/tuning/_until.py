@@ -53,7 +53,6 @@ from typing import Any
 
 from rft._data import load_rows
 from rft._errors import ConfigError, DataError
-from rft.eval._compare import compare
 from rft.eval._store import atomic_dir, atomic_write_text
 from rft.models import default_model_dir, is_default_model_name, load_model
 from rft.tuning._config import TuneConfig
@@ -62,7 +61,7 @@ from rft.tuning._preflight import preflight as signal_check
 from rft.tuning._report import write_report
 from rft.tuning._rewards import reward_functions, reward_weights
 from rft.tuning._routing import route_rewards, routed_rows
-from rft.tuning._suites import TuneSuite, as_tune_suite
+from rft.tuning._suites import TuneSuite, as_tune_suite, gate_comparison
 from rft.tuning._tune import tune
 
 __all__ = ["RoundResult", "TuneUntil", "UntilOptions", "UntilResult", "UntilState", "tune_until"]
@@ -487,7 +486,7 @@ class TuneUntil:
         """Apply both gates, record the round, keep or roll back, plan the next attempt."""
         s = self.state
         pending = s.pending or {}
-        target, guards, target_ok, failing = self._gates(r, scores)
+        target, guards, target_ok, failing = self._gates(scores)
         kept = target_ok and not failing
         reason = target["describe"] + ("" if not guards else "; " + "; ".join(g["describe"] for g in guards.values()))
         record = RoundResult(
@@ -605,11 +604,11 @@ class TuneUntil:
             scores["guards"][g.name] = _suite_scores(g, grep, folder / f"guard_{g.name}")
         return scores
 
-    def _gates(self, r: int, scores: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
+    def _gates(self, scores: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
         s = self.state
         baseline = self._baseline_scores()
         best = s.rounds[s.best_round - 1]["scores"] if s.best_round else baseline
-        return judge_round(self.target, self.guards, best, baseline, scores, self.options, seed=self.config.seed + r)
+        return judge_round(self.target, self.guards, best, baseline, scores, self.options)
 
     def _plan_next(self, r: int, target_ok: bool, failing: list[str]) -> None:
         """After a rejected round: a remedy if the target improved but a guard fell, else on_reject."""
@@ -748,12 +747,6 @@ def tune_until(
     return loop.run()
 
 
-def _compare(suite: TuneSuite, before: Mapping[str, Any], after: Mapping[str, Any], level: float, seed: int) -> Any:
-    return compare(
-        before["report"], after["report"], graders=[suite.grader], metric=suite.metric, level=level, seed=seed
-    )[suite.grader]
-
-
 def judge_round(
     target: TuneSuite,
     guards: Sequence[TuneSuite],
@@ -761,8 +754,6 @@ def judge_round(
     baseline: Mapping[str, Any],
     scores: Mapping[str, Any],
     options: UntilOptions,
-    *,
-    seed: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any], bool, list[str]]:
     """Both gates of a round: the target against the best model so far, each guard against the
     baseline, on each suite's metric. Returns (target record, guard records, target ok, failing guards).
@@ -770,7 +761,7 @@ def judge_round(
     ``best``/``baseline``/``scores`` map ``"target"`` and ``"guards"`` to scores that name a saved
     report (``"report"``) and the suite's metric value (``"score"``).
     """
-    d = _compare(target, best["target"], scores["target"], options.level, seed)
+    d = gate_comparison(target, best["target"], scores["target"], options.level)
     if options.keep_if == "ci":
         target_ok = d.superior() and d.delta > options.min_delta
         describe = "target " + d.describe("superior")
@@ -791,7 +782,7 @@ def judge_round(
     guard_recs: dict[str, Any] = {}
     failing = []
     for g in guards:
-        gd = _compare(g, baseline["guards"][g.name], scores["guards"][g.name], options.level, seed)
+        gd = gate_comparison(g, baseline["guards"][g.name], scores["guards"][g.name], options.level)
         holds = baseline["guards"][g.name]["score"] is None or gd.holds(options.guard_rule, g.tolerance)
         if not holds:
             failing.append(g.name)

@@ -331,6 +331,28 @@ def test_a_guard_regression_is_rejected_then_repaired_by_replay(tmp_path, tiny_m
         assert "anchor was next" in result.verdict
 
 
+def test_the_verdict_repeats_the_interval_the_round_was_decided_on(tmp_path, tiny_model_path):
+    """Four samples per item make per-item means between 0 and 1, so the interval is a bootstrap one:
+    the verdict's and the round's must still be the same numbers, not two resamplings."""
+    say = [{"id": i, "prompt": f"Say {i}"} for i in range(40)]
+    target = {"name": "words", "data": say, "samples_per_item": 4,
+              "generation": {"max_new_tokens": 6, "temperature": 1.0, "seed": 3},
+              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")],
+              "gate": {"metric": "mean"}}
+    config = rft.TuneConfig(num_generations=4, per_device_train_batch_size=8, max_completion_length=6,
+                            learning_rate=0.05, preflight=False, audit=False)
+    result = tune_until(str(tiny_model_path), say, target, rounds=1, steps_per_round=4, config=config,
+                        keep_if="delta", output_dir=tmp_path / "run", progress=False)
+    (first,) = result.rounds
+    assert first.kept, first.reason
+    decided = first.target["vs_best"]
+    assert decided["method"] == "bootstrap"
+    print("DBG", decided, result.report["summary"]["target"]["delta_ci"])
+    summary = result.report["summary"]["target"]
+    assert summary["delta_ci"] == [decided["ci_low"], decided["ci_high"]]
+    assert f"{decided['ci_low']:+.3f}..{decided['ci_high']:+.3f}" in result.verdict
+
+
 def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, tiny_model_path):
     say = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
     tell = [{"id": i, "prompt": f"Tell {i}"} for i in range(8)]
