@@ -25,6 +25,7 @@ A suite is YAML (or JSON)::
       tolerance: 0.05                 #   as a guard: the non-inferiority margin
       threshold: 0.9                  #   as the target: stop once reached
       replay_data: replay.jsonl       #   as a guard: rows a replay remedy may train on
+      replay_graders: [graders/strict.yaml]   # and what rewards them (default: this suite's graders)
 
 Every relative path in a suite file (``data``, grader files, a model folder, ``outputs``,
 ``baseline``) is relative to the folder of the suite file, wherever rft runs from
@@ -66,7 +67,7 @@ _SUITE_KEYS = (
     "name", "description", "data", "prompt_field", "id_field", "target", "samples_per_item", "generation",
     "limit", "split", "graders", "thresholds", "baseline", "max_regression", "gate",
 )
-_GATE_KEYS = ("grader", "metric", "tolerance", "threshold", "replay_data")
+GATE_KEYS = ("grader", "metric", "tolerance", "threshold", "replay_data", "replay_graders")
 
 
 @dataclasses.dataclass
@@ -75,10 +76,12 @@ class SuiteGate:
 
     A target round is kept when ``grader``'s ``metric`` improved significantly; a guard holds when
     its paired change is non-inferior at ``tolerance``; ``threshold`` (target) stops the loop once
-    reached; ``replay_data`` (guard) holds rows a replay remedy trains on instead of the suite's own.
+    reached; ``replay_data`` (guard) holds rows a replay remedy trains on instead of the suite's own,
+    and ``replay_graders`` the graders that reward those rows (default: the suite's own; give stricter
+    ones when the suite's graders are fine for measuring but gameable as a reward).
 
     >>> SuiteGate.from_dict({"metric": "mean", "tolerance": 0.1}, None)
-    SuiteGate(grader=None, metric='mean', tolerance=0.1, threshold=None, replay_data=None)
+    SuiteGate(grader=None, metric='mean', tolerance=0.1, threshold=None, replay_data=None, replay_graders=None)
     """
 
     grader: str | None = dataclasses.field(default=None, metadata={"help": "Deciding grader (default: the first)."})
@@ -90,14 +93,17 @@ class SuiteGate:
         default=None, metadata={"help": "Target: stop once the metric reaches it."}
     )
     replay_data: Any = dataclasses.field(default=None, metadata={"help": "Guard: rows a replay remedy trains on."})
+    replay_graders: Any = dataclasses.field(
+        default=None, metadata={"help": "Guard: graders rewarding the replayed rows (default: the suite's)."}
+    )
 
     @classmethod
     def from_dict(cls, data: Any, base: str | os.PathLike[str] | None) -> SuiteGate:
         if not isinstance(data, Mapping):
-            raise ConfigError(f"expected a mapping of {', '.join(_GATE_KEYS)}, got {data!r}", "gate")
+            raise ConfigError(f"expected a mapping of {', '.join(GATE_KEYS)}, got {data!r}", "gate")
         for key, value in data.items():
-            if key not in _GATE_KEYS:
-                raise ConfigError(f"unknown gate key {key!r}; known: {', '.join(_GATE_KEYS)}", f"gate.{key}")
+            if key not in GATE_KEYS:
+                raise ConfigError(f"unknown gate key {key!r}; known: {', '.join(GATE_KEYS)}", f"gate.{key}")
             if key in ("tolerance", "threshold") and value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float))
             ):
@@ -105,7 +111,25 @@ class SuiteGate:
         values = dict(data)
         if isinstance(values.get("replay_data"), str):
             values["replay_data"] = resolve_path(values["replay_data"], base)
+        replay_graders = values.get("replay_graders")
+        if replay_graders is not None:
+            if isinstance(replay_graders, (str, Mapping)):
+                replay_graders = [replay_graders]
+            if not isinstance(replay_graders, list) or not replay_graders:
+                raise ConfigError(
+                    "expected a non-empty list of graders (catalogue names, files or inline configs)",
+                    "gate.replay_graders",
+                )
+            values["replay_graders"] = _grader_specs(replay_graders, base)
         return cls(**values)
+
+
+def _grader_specs(graders: list[Any], base: str | os.PathLike[str] | None) -> list[Any]:
+    """Grader specs with every grader file resolved against the suite file's folder."""
+    return [
+        resolve_path(g, base) if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g) else g
+        for g in graders
+    ]
 
 
 @dataclasses.dataclass
@@ -271,11 +295,7 @@ class Suite:
             raise ConfigError(
                 "expected a non-empty list of graders (catalogue names, files or inline configs)", "graders"
             )
-        specs = []
-        for g in graders:
-            if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g):
-                g = resolve_path(g, base)
-            specs.append(g)
+        specs = _grader_specs(graders, base)
         target = data.get("target", "default")
         if isinstance(target, str) and not target.startswith("openai:") and not _is_model_name(target):
             target = resolve_path(target, base)  # a model folder

@@ -28,13 +28,12 @@ from rft._errors import ConfigError
 from rft.eval._compare import compare
 from rft.eval._evaluate import evaluate, load_graders
 from rft.eval._fingerprint import grader_fingerprint
-from rft.eval._suite import Suite
+from rft.eval._suite import GATE_KEYS, Suite
 
 __all__ = ["METRICS", "TuneSuite", "as_tune_suite", "gate_comparison"]
 
 METRICS = ("pass_rate", "mean")
 _DEFAULT_TOLERANCE = 0.05
-_GATE_KEYS = ("grader", "metric", "tolerance", "threshold", "replay_data")
 _LEGACY_GENERATION = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
 _DEFAULT_GENERATION = {"max_new_tokens": 64, "temperature": 0.0}
 
@@ -52,6 +51,14 @@ class TuneSuite:
     replay_data: Any = dataclasses.field(
         metadata={"help": "Rows a replay remedy trains on (default: the suite's own)."}
     )
+    replay_graders: list[Any] | None = dataclasses.field(
+        default=None, metadata={"help": "Graders rewarding replayed rows, built (default: the suite's graders)."}
+    )
+
+    @property
+    def rewards(self) -> list[Any]:
+        """The graders that reward this suite's rows when they are replayed in training."""
+        return self.replay_graders if self.replay_graders is not None else self.graders
 
     @property
     def name(self) -> str:
@@ -108,6 +115,8 @@ class TuneSuite:
             self.generation(),
             self.suite.samples_per_item,
         ]
+        if self.replay_graders is not None:  # only when set: digests of earlier runs stay as they were
+            parts.append([config(g) for g in self.replay_graders])
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
@@ -120,7 +129,7 @@ def _from_mapping(spec: Mapping[str, Any], default_name: str) -> tuple[Any, dict
     values = dict(spec)
     values.setdefault("name", default_name)
     gate = dict(values.pop("gate", None) or {})
-    for key in _GATE_KEYS:
+    for key in GATE_KEYS:
         if key in values:
             gate.setdefault(key, values.pop(key))
     generation = dict(values.get("generation") or {})
@@ -160,16 +169,16 @@ def as_tune_suite(spec: Any, default_name: str, *, trust_code: bool = False) -> 
         )
     block = getattr(suite, "gate", None)
     if block is not None:
-        settled = {k: getattr(block, k, None) for k in _GATE_KEYS}
+        settled = {k: getattr(block, k, None) for k in GATE_KEYS}
         gate = {**{k: v for k, v in settled.items() if v is not None}, **gate}
-    return _settle(suite, gate, load_graders(suite.graders, trust_code=trust_code))
+    return _settle(suite, gate, load_graders(suite.graders, trust_code=trust_code), trust_code=trust_code)
 
 
-def _settle(suite: Any, gate: Mapping[str, Any], graders: list[Any]) -> TuneSuite:
+def _settle(suite: Any, gate: Mapping[str, Any], graders: list[Any], *, trust_code: bool = False) -> TuneSuite:
     where = suite.name
-    unknown = sorted(set(gate) - set(_GATE_KEYS))
+    unknown = sorted(set(gate) - set(GATE_KEYS))
     if unknown:
-        raise ConfigError(f"unknown gate keys {unknown}; known: {list(_GATE_KEYS)}", f"{where}.gate")
+        raise ConfigError(f"unknown gate keys {unknown}; known: {list(GATE_KEYS)}", f"{where}.gate")
     names = [g.name for g in graders]
     grader = gate.get("grader") or names[0]
     if grader not in names:
@@ -183,7 +192,17 @@ def _settle(suite: Any, gate: Mapping[str, Any], graders: list[Any]) -> TuneSuit
     threshold = gate.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ConfigError(f"expected a number, got {threshold!r}", f"{where}.gate.threshold")
-    return TuneSuite(suite, graders, grader, metric, float(tolerance), threshold, gate.get("replay_data"))
+    replay_graders = gate.get("replay_graders")
+    if replay_graders is not None:
+        try:
+            replay_graders = load_graders(replay_graders, trust_code=trust_code)
+        except ConfigError as exc:
+            raise exc.at(f"{where}.gate.replay_graders") from None
+        if not replay_graders:
+            raise ConfigError("expected at least one grader", f"{where}.gate.replay_graders")
+    return TuneSuite(
+        suite, graders, grader, metric, float(tolerance), threshold, gate.get("replay_data"), replay_graders
+    )
 
 
 def gate_comparison(suite: TuneSuite, before: Mapping[str, Any], after: Mapping[str, Any], level: float) -> Any:

@@ -657,7 +657,7 @@ class TuneUntil:
         replayed = [g for g in self.guards if g.name in s.replay]
         graders = list(self.train_graders) if isinstance(self.train_graders, (list, tuple)) else [self.train_graders]
         built = reward_functions(
-            [*graders, *[gr for g in replayed for gr in g.graders]],
+            [*graders, *[gr for g in replayed for gr in g.rewards]],
             max_unscored_frac=self.config.max_unscored_frac,
             log_reasons=self.config.log_completions,
         )
@@ -670,8 +670,8 @@ class TuneUntil:
         start = len(own)
         rehearsed = self._rehearsed()
         for g in replayed:
-            mine = built[start : start + len(g.graders)]
-            start += len(g.graders)
+            mine = built[start : start + len(g.rewards)]
+            start += len(g.rewards)
             rewards += route_rewards(mine, [g.name])
             weights += [1.0] * len(mine)
             rows, own_rows = g.replay_rows()

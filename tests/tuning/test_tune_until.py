@@ -402,6 +402,49 @@ def test_lora_rounds_build_on_each_other_with_fresh_adapters(tmp_path, tiny_mode
     assert all(torch.equal(p, dict(model.named_parameters())[n]) for n, p in saved.named_parameters())
 
 
+def test_a_guard_may_reward_its_replayed_rows_with_stricter_graders(tmp_path, tiny_model_path):
+    """gate.replay_graders: the guard measures with has_digit but trains with strict_digit."""
+    say = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
+    other = [{"id": i, "prompt": f"Show {i}"} for i in range(8)]
+    target = {"name": "words", "data": say, "max_new_tokens": 4,
+              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
+    guard = {"name": "digits", "data": say, "max_new_tokens": 4,
+             "gate": {"tolerance": 0.5, "replay_data": other,
+                      "replay_graders": [{"type": "regex", "name": "strict_digit", "pattern": "[0-9]+",
+                                          "mode": "fullmatch"}]},
+             "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
+    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
+                            learning_rate=1e-3, preflight=False, audit=False)
+    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
+                        replay_from_start=True, output_dir=tmp_path / "run", progress=False)
+    (first,) = result.rounds
+    assert first.remedy[0].endswith("rewarded by strict_digit")
+    assert first.rewards["strict_digit"] and "has_digit" not in first.rewards
+    assert "has_digit" in first.guards["digits"]["describe"]  # the gate still reads the guard's own grader
+    # The replay graders are part of what a resumed run must match.
+    plain = as_tune_suite({**guard, "gate": {"tolerance": 0.5, "replay_data": other}}, "g")
+    assert as_tune_suite(guard, "g").fingerprint() != plain.fingerprint()
+    with pytest.raises(rft.ConfigError) as info:
+        as_tune_suite({**guard, "gate": {"replay_graders": [{"type": "nope"}]}}, "g")
+    assert info.value.path.startswith("digits.gate.replay_graders")
+
+
+def test_replay_graders_in_a_suite_file_are_read_relative_to_it(tmp_path, monkeypatch):
+    (tmp_path / "suites" / "graders").mkdir(parents=True)
+    (tmp_path / "suites" / "graders" / "strict.yaml").write_text(
+        "type: regex\nname: strict_digit\npattern: '[0-9]+'\nmode: fullmatch\n"
+    )
+    (tmp_path / "suites" / "rows.jsonl").write_text('{"id": 1, "prompt": "Tell 1"}\n')
+    (tmp_path / "suites" / "digits.yaml").write_text(
+        "name: digits\ndata: rows.jsonl\n"
+        "graders: [{type: regex, name: has_digit, pattern: '[0-9]'}]\n"
+        "gate: {tolerance: 0.1, replay_data: rows.jsonl, replay_graders: [graders/strict.yaml]}\n"
+    )
+    monkeypatch.chdir(tmp_path.parent)  # anywhere but the suite's folder
+    suite = as_tune_suite(str(tmp_path / "suites" / "digits.yaml"), "guard1")
+    assert [g.name for g in suite.rewards] == ["strict_digit"] and [g.name for g in suite.graders] == ["has_digit"]
+
+
 @pytest.mark.parametrize(
     ("value", "match"),
     [
