@@ -146,6 +146,8 @@ class UntilOptions:
             raise ConfigError(f"unknown remedies {bad}; use any of: {', '.join(_REMEDIES)}", "remedies")
         if not 0 < self.replay_share < 1:
             raise ConfigError(f"expected 0 < replay_share < 1, got {self.replay_share!r}", "replay_share")
+        if self.replay_from_start is None:  # `replay_from_start:` left empty in a YAML config
+            self.replay_from_start = False
         if not isinstance(self.replay_from_start, bool):
             names = self.replay_from_start
             if isinstance(names, str) or not all(isinstance(n, str) for n in names or ()):

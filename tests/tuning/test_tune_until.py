@@ -454,6 +454,8 @@ def test_replay_graders_in_a_suite_file_are_read_relative_to_it(tmp_path, monkey
     ],
 )
 def test_replay_from_start_names_what_it_cannot_rehearse(tmp_path, value, match):
+    assert UntilOptions(replay_from_start=None).replay_from_start is False  # an empty YAML value: off
+    assert UntilOptions(replay_from_start=["a", "b"]).replay_from_start == ("a", "b")
     guard = {"name": "digits", "data": ROWS, "graders": [rft.StringCheck(name="c", reference="x")]}
     target = {"name": "t", "data": ROWS, "graders": [rft.StringCheck(name="t", reference="x")]}
     with pytest.raises(rft.ConfigError, match=match) as info:
