@@ -111,21 +111,18 @@ class SuiteGate:
         values = dict(data)
         if isinstance(values.get("replay_data"), str):
             values["replay_data"] = resolve_path(values["replay_data"], base)
-        replay_graders = values.get("replay_graders")
-        if replay_graders is not None:
-            if isinstance(replay_graders, (str, Mapping)):
-                replay_graders = [replay_graders]
-            if not isinstance(replay_graders, list) or not replay_graders:
-                raise ConfigError(
-                    "expected a non-empty list of graders (catalogue names, files or inline configs)",
-                    "gate.replay_graders",
-                )
-            values["replay_graders"] = _grader_specs(replay_graders, base)
+        if values.get("replay_graders") is not None:
+            values["replay_graders"] = _grader_specs(values["replay_graders"], base, "gate.replay_graders")
         return cls(**values)
 
 
-def _grader_specs(graders: list[Any], base: str | os.PathLike[str] | None) -> list[Any]:
-    """Grader specs with every grader file resolved against the suite file's folder."""
+def _grader_specs(graders: Any, base: str | os.PathLike[str] | None, where: str) -> list[Any]:
+    """A suite file's list of grader specs (one spec may stand alone), every grader file resolved
+    against the suite file's folder."""
+    if isinstance(graders, (str, Mapping)):
+        graders = [graders]
+    if not isinstance(graders, list) or not graders:
+        raise ConfigError("expected a non-empty list of graders (catalogue names, files or inline configs)", where)
     return [
         resolve_path(g, base) if isinstance(g, str) and (g.endswith((".yaml", ".yml", ".json")) or "/" in g) else g
         for g in graders
@@ -288,14 +285,7 @@ class Suite:
             raw_data = resolve_path(raw_data, base)
         elif not isinstance(raw_data, list):
             raise ConfigError(f"expected a JSONL path or a list of rows, got {type(raw_data).__name__}", "data")
-        graders = data["graders"]
-        if isinstance(graders, (str, Mapping)):
-            graders = [graders]
-        if not isinstance(graders, list) or not graders:
-            raise ConfigError(
-                "expected a non-empty list of graders (catalogue names, files or inline configs)", "graders"
-            )
-        specs = _grader_specs(graders, base)
+        specs = _grader_specs(data["graders"], base, "graders")
         target = data.get("target", "default")
         if isinstance(target, str) and not target.startswith("openai:") and not _is_model_name(target):
             target = resolve_path(target, base)  # a model folder

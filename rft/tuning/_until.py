@@ -284,6 +284,7 @@ class TuneUntil:
         self.out.mkdir(parents=True, exist_ok=True)
         self.current: tuple[Any, Any] | None = None  # the best model in memory, when loaded
         self.trained: tuple[Any, Any] | None = None  # the model the last train() produced
+        self.rehearsed = self._rehearsed()  # guards replayed from round 1 (checked against the guards)
         self.state = self._open_state(resume)
         self._audited: set[str] = set()  # reward graders audited by a round's rft.tune in this process
 
@@ -304,7 +305,7 @@ class TuneUntil:
             "level": o.level,
             "config": cfg,
             # Only when set, so that runs started before the option existed still resume.
-            **({"replay_from_start": self._rehearsed()} if o.replay_from_start else {}),
+            **({"replay_from_start": self.rehearsed} if o.replay_from_start else {}),
         }
 
     def _open_state(self, resume: bool) -> UntilState:
@@ -323,11 +324,11 @@ class TuneUntil:
             for child in ("rounds", "baseline", "best"):
                 shutil.rmtree(self.out / child, ignore_errors=True)
         return UntilState(
-            fingerprint=fingerprint, lr=self.config.learning_rate, beta=self.config.beta, replay=self._rehearsed()
+            fingerprint=fingerprint, lr=self.config.learning_rate, beta=self.config.beta, replay=list(self.rehearsed)
         )
 
     def _rehearsed(self) -> list[str]:
-        """The guards ``replay_from_start`` mixes into every round (checked against the guards)."""
+        """The guards ``replay_from_start`` names, checked against the guards."""
         wanted = self.options.replay_from_start
         names = [g.name for g in self.guards]
         if wanted is True:
@@ -670,7 +671,6 @@ class TuneUntil:
         remedy = []
         n_replay = max(1, round(len(self.train_rows) * self.options.replay_share / (1 - self.options.replay_share)))
         start = len(own)
-        rehearsed = self._rehearsed()
         for g in replayed:
             mine = built[start : start + len(g.rewards)]
             start += len(g.rewards)
@@ -684,7 +684,7 @@ class TuneUntil:
                 if own_rows
                 else "its replay data"
             )
-            since = " (from round 1)" if g.name in rehearsed else ""
+            since = " (from round 1)" if g.name in self.rehearsed else ""
             remedy.append(
                 f"replay {g.name}{since}: {len(picked)} rows from {where}, rewarded by "
                 + ", ".join(x.name for x in mine)

@@ -353,18 +353,25 @@ def test_the_verdict_repeats_the_interval_the_round_was_decided_on(tmp_path, tin
     assert f"{decided['ci_low']:+.3f}..{decided['ci_high']:+.3f}" in result.verdict
 
 
+_SAY = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
+_SHOW = [{"id": i, "prompt": f"Show {i}"} for i in range(8)]
+_WORDS = {"name": "words", "data": _SAY, "max_new_tokens": 4,
+          "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
+_SMALL = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
+                        learning_rate=1e-3, preflight=False, audit=False)
+
+
+def _rehearse(model, guard, out, **options):
+    """One short round on the tiny model, the guard rehearsed from round 1."""
+    return tune_until(model, _SAY, _WORDS, [guard], rounds=1, steps_per_round=2, config=_SMALL, output_dir=out,
+                      progress=False, **{"replay_from_start": True, **options})
+
+
 def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, tiny_model_path):
-    say = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
     tell = [{"id": i, "prompt": f"Tell {i}"} for i in range(8)]
-    other = [{"id": i, "prompt": f"Show {i}"} for i in range(8)]
-    target = {"name": "words", "data": say, "max_new_tokens": 4,
-              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
-    guard = {"name": "digits", "data": tell, "max_new_tokens": 4, "tolerance": 0.5, "replay_data": other,
+    guard = {"name": "digits", "data": tell, "max_new_tokens": 4, "tolerance": 0.5, "replay_data": _SHOW,
              "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
-    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
-                            learning_rate=1e-3, preflight=False, audit=False)
-    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
-                        replay_from_start=True, output_dir=tmp_path / "run", progress=False)
+    result = _rehearse(str(tiny_model_path), guard, tmp_path / "run")
     (first,) = result.rounds
     # Round 1 already trains on the guard's replay rows, its grader rewarding them only; no remedy
     # was needed for that, so none is recorded as tried.
@@ -374,8 +381,7 @@ def test_replay_from_start_mixes_the_guards_replay_rows_into_round_1(tmp_path, t
     assert json.loads((tmp_path / "run" / "state.json").read_text())["remedies"] == []
     # Resuming the same run with another setting is refused rather than mixing two runs.
     with pytest.raises(rft.ConfigError, match="other suites or settings"):
-        tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
-                   output_dir=tmp_path / "run", progress=False)
+        _rehearse(str(tiny_model_path), guard, tmp_path / "run", replay_from_start=False)
 
 
 def test_lora_rounds_build_on_each_other_with_fresh_adapters(tmp_path, tiny_model_path):
@@ -404,25 +410,18 @@ def test_lora_rounds_build_on_each_other_with_fresh_adapters(tmp_path, tiny_mode
 
 def test_a_guard_may_reward_its_replayed_rows_with_stricter_graders(tmp_path, tiny_model_path):
     """gate.replay_graders: the guard measures with has_digit but trains with strict_digit."""
-    say = [{"id": i, "prompt": f"Say {i}"} for i in range(8)]
-    other = [{"id": i, "prompt": f"Show {i}"} for i in range(8)]
-    target = {"name": "words", "data": say, "max_new_tokens": 4,
-              "graders": [rft.Regex(name="no_digit", pattern="[^0-9]*", mode="fullmatch")]}
-    guard = {"name": "digits", "data": say, "max_new_tokens": 4,
-             "gate": {"tolerance": 0.5, "replay_data": other,
+    guard = {"name": "digits", "data": _SAY, "max_new_tokens": 4,
+             "gate": {"tolerance": 0.5, "replay_data": _SHOW,
                       "replay_graders": [{"type": "regex", "name": "strict_digit", "pattern": "[0-9]+",
                                           "mode": "fullmatch"}]},
              "graders": [rft.Regex(name="has_digit", pattern="[0-9]")]}
-    config = rft.TuneConfig(num_generations=2, per_device_train_batch_size=4, max_completion_length=4,
-                            learning_rate=1e-3, preflight=False, audit=False)
-    result = tune_until(str(tiny_model_path), say, target, [guard], rounds=1, steps_per_round=2, config=config,
-                        replay_from_start=True, output_dir=tmp_path / "run", progress=False)
+    result = _rehearse(str(tiny_model_path), guard, tmp_path / "run")
     (first,) = result.rounds
     assert first.remedy[0].endswith("rewarded by strict_digit")
     assert first.rewards["strict_digit"] and "has_digit" not in first.rewards
     assert "has_digit" in first.guards["digits"]["describe"]  # the gate still reads the guard's own grader
     # The replay graders are part of what a resumed run must match.
-    plain = as_tune_suite({**guard, "gate": {"tolerance": 0.5, "replay_data": other}}, "g")
+    plain = as_tune_suite({**guard, "gate": {"tolerance": 0.5, "replay_data": _SHOW}}, "g")
     assert as_tune_suite(guard, "g").fingerprint() != plain.fingerprint()
     with pytest.raises(rft.ConfigError) as info:
         as_tune_suite({**guard, "gate": {"replay_graders": [{"type": "nope"}]}}, "g")
