@@ -806,7 +806,9 @@ def judge_round(
 def _save_model(model: Any, tokenizer: Any, target: Path) -> Path:
     """Save atomically: a half-written folder never carries the final name."""
     with atomic_dir(target) as tmp:  # umask-respecting modes, unlike tempfile.mkdtemp's 0700
-        model.save_pretrained(tmp)  # a plain model: train() merges a LoRA round's adapter first
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return target
 
